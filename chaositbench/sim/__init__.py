@@ -1,0 +1,1 @@
+"""The embedded simulated Kubernetes cluster (API server, store, controllers)."""
