@@ -42,8 +42,6 @@ class Hooks:
     defaults: list[Callable[[Kind, Obj], None]] = field(default_factory=list)
     validators: list[Callable[[Kind, Obj, Obj | None], list[FieldError]]] = field(default_factory=list)
     admission: list[Admission] = field(default_factory=list)
-    #: called with (kind, obj) before create to fill kind-specific fields (clusterIP, pod status ...)
-    on_create: list[Callable[["ResourceAPI", Kind, Obj], None]] = field(default_factory=list)
 
 
 def random_suffix(n: int = 5) -> str:
@@ -127,8 +125,6 @@ class ResourceAPI:
             meta["generation"] = 1
         if kind.has_status and kind.kind not in ("Pod", "Node", "Namespace", "Service", "PersistentVolumeClaim"):
             obj.pop("status", None)
-        for hook in self.hooks.on_create:
-            hook(self, kind, obj)
         self._default_validate_admit(kind, obj, None)
         if self.store.get(kind.storage_key, meta.get("namespace", ""), meta["name"]) is not None:
             raise already_exists(kind.plural, kind.group, meta["name"])

@@ -1,0 +1,43 @@
+"""The ``chaositbench`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from .sim.server import serve_forever
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chaositbench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sim = sub.add_parser("sim", help="the embedded simulated Kubernetes cluster")
+    sim_sub = sim.add_subparsers(dest="sim_command", required=True)
+    serve = sim_sub.add_parser("serve", help="serve a simulated cluster until SIGINT/SIGTERM")
+    serve.add_argument("--kubeconfig", required=True, help="where to write the admin kubeconfig once ready")
+    serve.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    serve.add_argument("--app", choices=["none"], default="none",
+                       help="application to deploy at start (the demo app arrives with the behaviour model)")
+    serve.add_argument("--time-scale", type=float, default=1.0,
+                       help="multiply simulated delays (start-up, back-off); <1 is faster than reality")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "sim" and args.sim_command == "serve":
+        if args.time_scale <= 0:
+            print("chaositbench: --time-scale must be greater than 0", file=sys.stderr)
+            return 2
+        try:
+            asyncio.run(serve_forever(args.kubeconfig, host=args.host, port=args.port, time_scale=args.time_scale,
+                                      announce=lambda msg: print(msg, flush=True)))
+        except OSError as exc:
+            print(f"chaositbench: cannot serve on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        return 0
+    return 2
