@@ -125,7 +125,14 @@ def invalid(kind: str, group: str, name: str, errors: list[FieldError]) -> APIEr
 
 
 def forbidden(resource: str, group: str, name: str | None, why: str) -> APIError:
-    """403 Forbidden; ``why`` is the authorizer's sentence (``User "x" cannot ...``)."""
+    """403 Forbidden; ``why`` is the authorizer's sentence (``User "x" cannot ...``).
+
+    ``resource`` is the plural without any subresource (``pods "x" is forbidden:
+    ... cannot get resource "pods/log" ...``); an empty ``resource`` and
+    ``group`` (a non-resource path) gives ``forbidden: User "x" cannot get path ...``.
+    """
+    if not resource and not group:
+        return APIError(403, "Forbidden", f"forbidden: {why}")
     subject = f'{qualified(resource, group)} "{name}"' if name else qualified(resource, group)
     return APIError(403, "Forbidden", f"{subject} is forbidden: {why}", _details(name, group, resource))
 
