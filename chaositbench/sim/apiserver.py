@@ -414,11 +414,9 @@ class APIServer:
         async def send(event_type: str, obj: Obj) -> None:
             nonlocal first_table
             if as_table and event_type != "BOOKMARK":
-                table = self._table(request, kind, [obj])
-                if not first_table:
-                    table["columnDefinitions"] = []
+                body = tables.to_table(kind, [obj], now=clock.now(), headers=first_table,
+                                       include_object=request.query.get("includeObject", "Metadata"))
                 first_table = False
-                body = table
             else:
                 body = obj if event_type == "BOOKMARK" else self.cluster.convert_out(kind, obj)
             await response.write(json.dumps({"type": event_type, "object": body}, separators=(",", ":")).encode()
