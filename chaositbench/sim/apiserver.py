@@ -21,9 +21,9 @@ from aiohttp import web
 from . import clock, discovery, openapi, patch, schema, subresources, tables
 from .errors import APIError, bad_request, forbidden, internal, method_not_allowed, resource_not_found
 from .kinds import Kind
-from .rbac import RequestAttributes, forbidden_reason, verb_for
+from .rbac import RequestAttributes, forbidden_reason, impersonate, verb_for
 from .request import ResourcePath, parse_resource_path
-from .selectors import parse_field_selector, parse_label_selector
+from .selectors import field_selector_names, parse_field_selector, parse_label_selector
 from .store import Obj
 
 if TYPE_CHECKING:
@@ -102,7 +102,9 @@ class APIServer:
             self.request_seconds += time.perf_counter() - started
 
     def _authenticate(self, request: web.Request) -> "UserInfo":
-        return self.cluster.authenticate(request.headers.get("Authorization"))
+        """The requester, then whom it impersonates (``kubectl --as``) if it may."""
+        user = self.cluster.authenticate(request.headers.get("Authorization"))
+        return impersonate(self.cluster.authorizer, user, list(request.headers.items()))
 
     async def _route(self, request: web.Request, user: "UserInfo") -> web.StreamResponse:
         path = request.path
@@ -177,8 +179,11 @@ class APIServer:
 
     def _authorize(self, user: "UserInfo", verb: str, target: ResourcePath, name: str | None = None) -> None:
         kind = target.kind
+        namespace = target.namespace or ""
+        if kind.kind == "Namespace" and target.name:
+            namespace = target.name  # a namespace is authorized as inside itself, as kube-apiserver does
         attrs = RequestAttributes(user=user, verb=verb, api_group=kind.group, resource=kind.plural,
-                                  subresource=target.subresource or "", namespace=target.namespace or "",
+                                  subresource=target.subresource or "", namespace=namespace,
                                   name=name or target.name or "", resource_request=True, path="")
         if not self.cluster.authorizer.authorize(attrs).allowed:
             raise forbidden(kind.plural, kind.group, name or target.name, forbidden_reason(attrs))
@@ -200,7 +205,8 @@ class APIServer:
             return await subresources.handle(self, request, user, target, verb)
         if verb not in kind.verbs:
             raise method_not_allowed()
-        self._authorize(user, verb, target)
+        named = field_selector_names(request.query.get("fieldSelector")) if verb in ("list", "watch") else None
+        self._authorize(user, verb, target, named)
         if kind.virtual:
             return await subresources.virtual(self, request, user, target, verb)
         namespace = target.namespace or ""
@@ -213,15 +219,18 @@ class APIServer:
         if verb == "create":
             body = await self.read_body(request)
             self._check_fields(request, kind, body)
+            body = self._prepare_write(request, user, kind, namespace, body, None)
             created = self.api.create(kind, namespace, body, dry_run=self._dry_run(request))
             return self.respond_object(request, kind, created, status=201)
         if verb == "update":
             body = await self.read_body(request)
             self._check_fields(request, kind, body)
+            body = self._prepare_write(request, user, kind, namespace, body,
+                                       self.api.try_get(kind, namespace, target.name or ""))
             updated = self.api.update(kind, namespace, target.name or "", body, dry_run=self._dry_run(request))
             return self.respond_object(request, kind, updated)
         if verb == "patch":
-            return await self._patch(request, target)
+            return await self._patch(request, target, user)
         if verb == "delete":
             return await self._delete(request, target)
         if verb == "deletecollection":
@@ -281,7 +290,19 @@ class APIServer:
             raise bad_request("strict decoding error: " + ", ".join(f'unknown field "{f}"' for f in unknown))
         return unknown
 
-    async def _patch(self, request: web.Request, target: ResourcePath, subresource: str | None = None) -> web.Response:
+    def _prepare_write(self, request: web.Request, user: "UserInfo", kind: Kind, namespace: str, body: Any,
+                       old: Obj | None, subresource: str | None = None) -> Any:
+        """RBAC escalation check, then managedFields for the writing manager (create, update, patch)."""
+        if not isinstance(body, dict) or not isinstance(body.get("metadata", {}), dict):
+            return body
+        if kind.group == "rbac.authorization.k8s.io":
+            self.cluster.authorizer.confirm_no_escalation(user, kind.plural, namespace, body, old)
+        manager = request.query.get("fieldManager") or request.headers.get("User-Agent", "unknown").split("/")[0]
+        return patch.record_update_manager(old, body, kind.group, kind.version, kind.kind, manager[:128],
+                                           subresource=subresource)
+
+    async def _patch(self, request: web.Request, target: ResourcePath, user: "UserInfo",
+                     subresource: str | None = None) -> web.Response:
         kind, namespace, name = target.kind, target.namespace or "", target.name or ""
         content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
         patch_type = PATCH_TYPES.get(content_type)
@@ -300,7 +321,10 @@ class APIServer:
             self._check_fields(request, kind, body)
             live = self.api.try_get(kind, namespace, name)
             result = patch.server_side_apply(live, body, kind.group, kind.version, kind.kind, manager,
-                                             _flag(request.query.get("force")) if "force" in request.query else False)
+                                             _flag(request.query.get("force")) if "force" in request.query else False,
+                                             subresource=subresource)
+            if kind.group == "rbac.authorization.k8s.io":
+                self.cluster.authorizer.confirm_no_escalation(user, kind.plural, namespace, result, live)
             if live is None:
                 return self.respond_object(request, kind, self.api.create(kind, namespace, result, dry_run=dry_run),
                                            status=201)
@@ -321,6 +345,7 @@ class APIServer:
             self._check_fields(request, kind, result)
         if not isinstance(result, dict):
             raise bad_request("the patch produced an object that is not a JSON object")
+        result = self._prepare_write(request, user, kind, namespace, result, live, subresource)
         result.setdefault("metadata", {})
         if isinstance(result["metadata"], dict):
             sent_rv = ((body.get("metadata") or {}) if isinstance(body, dict) else {}).get("resourceVersion") \

@@ -71,7 +71,7 @@ class Cluster:
         self.api = ResourceAPI(self.store, hooks)
         self.logbook = LogBook()
         self.events = EventRecorder(self.api)
-        self.authenticator = TokenAuthenticator(sa_exists=self._service_account_exists)
+        self.authenticator = TokenAuthenticator(sa_exists=self._service_account_exists, sa_uid=self._service_account_uid)
         self.authorizer = Authorizer(self._list_for_rbac)
         self.metrics: MetricsProvider | None = None
         self.controllers: list[Controller] = []
@@ -155,6 +155,10 @@ class Cluster:
     # -- helpers ---------------------------------------------------------------------
     def _service_account_exists(self, namespace: str, name: str) -> bool:
         return self.api.try_get(preferred("", "ServiceAccount"), namespace, name) is not None
+
+    def _service_account_uid(self, namespace: str, name: str) -> str | None:
+        sa = self.api.try_get(preferred("", "ServiceAccount"), namespace, name)
+        return sa["metadata"]["uid"] if sa else None
 
     def _list_for_rbac(self, group: str, plural: str, namespace: str | None) -> list[Obj]:
         kind = next(k for k in all_kinds() if k.group == group and k.plural == plural and k.preferred)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import tempfile
 from pathlib import Path
@@ -10,13 +11,14 @@ from typing import Any
 import yaml
 
 
-def kubeconfig(server: str, token: str, *, cluster: str = "chaositbench-sim", user: str = "chaositbench-admin",
-               namespace: str = "default") -> dict[str, Any]:
-    """A kubeconfig document with one cluster, one token user and one current context."""
+def kubeconfig(server: str, token: str, ca_pem: bytes, *, cluster: str = "chaositbench-sim",
+               user: str = "chaositbench-admin", namespace: str = "default") -> dict[str, Any]:
+    """A kubeconfig document with one cluster (trusting ``ca_pem``), one token user and one current context."""
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": cluster, "cluster": {"server": server}}],
+        "clusters": [{"name": cluster, "cluster": {
+            "server": server, "certificate-authority-data": base64.b64encode(ca_pem).decode()}}],
         "users": [{"name": user, "user": {"token": token}}],
         "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": user, "namespace": namespace}}],
         "current-context": cluster,

@@ -22,6 +22,7 @@ from aiohttp import web
 from .apiserver import APIServer
 from .cluster import Cluster, ClusterOptions
 from .kubeconfig import kubeconfig, write_kubeconfig
+from .tls import ServingCertificates, generate
 
 READY_TIMEOUT_S = 30.0
 
@@ -33,7 +34,7 @@ class SimServer:
         self.host, self.port = host, port
         self.time_scale = time_scale
         self.cluster: Cluster | None = None
-        self.apiserver: APIServer | None = None
+        self.certificates: ServingCertificates | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -42,7 +43,7 @@ class SimServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"https://{self.host}:{self.port}"
 
     def start(self) -> "SimServer":
         """Start serving; returns once the API answers (raises what start-up raised)."""
@@ -67,8 +68,8 @@ class SimServer:
 
     async def _serve(self) -> None:
         self._stopped = asyncio.Event()
-        runner, cluster = await start_cluster(self.host, self.port, self.time_scale)
-        self.cluster = cluster
+        runner, cluster, certificates = await start_cluster(self.host, self.port, self.time_scale)
+        self.cluster, self.certificates = cluster, certificates
         self.port = runner.addresses[0][1]
         self._ready.set()
         try:
@@ -86,8 +87,8 @@ class SimServer:
         return asyncio.run_coroutine_threadsafe(wrapper(), self._loop).result(timeout=30)
 
     def admin_kubeconfig(self) -> dict[str, Any]:
-        assert self.cluster is not None
-        return kubeconfig(self.url, self.cluster.admin_token())
+        assert self.cluster is not None and self.certificates is not None
+        return kubeconfig(self.url, self.cluster.admin_token(), self.certificates.ca_pem)
 
     def write_kubeconfig(self, path: str | os.PathLike[str]) -> Path:
         return write_kubeconfig(path, self.admin_kubeconfig())
@@ -105,27 +106,30 @@ class SimServer:
         self.stop()
 
 
-async def start_cluster(host: str, port: int, time_scale: float) -> tuple[web.AppRunner, Cluster]:
-    """Build a cluster, bind its API server and start its controllers (on the running loop)."""
+async def start_cluster(host: str, port: int, time_scale: float
+                        ) -> tuple[web.AppRunner, Cluster, ServingCertificates]:
+    """Build a cluster, bind its HTTPS API server and start its controllers (on the running loop)."""
     cluster = Cluster(ClusterOptions(time_scale=time_scale))
+    certificates = generate([host])
     apiserver = APIServer(cluster)
     runner = web.AppRunner(apiserver.application(), access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=certificates.server_context())
     await site.start()
     bound = runner.addresses[0][1]
     cluster.server_address = f"{host}:{bound}"
     await cluster.start()
-    return runner, cluster
+    return runner, cluster, certificates
 
 
 async def serve_forever(kubeconfig_path: str, *, host: str, port: int, time_scale: float,
                         announce: Any = print) -> None:
     """Serve until SIGINT/SIGTERM; write the admin kubeconfig once ready."""
-    runner, cluster = await start_cluster(host, port, time_scale)
+    runner, cluster, certificates = await start_cluster(host, port, time_scale)
     bound = runner.addresses[0][1]
-    write_kubeconfig(kubeconfig_path, kubeconfig(f"http://{host}:{bound}", cluster.admin_token()))
-    announce(f"simulated cluster ready at http://{host}:{bound}; kubeconfig written to {kubeconfig_path}")
+    write_kubeconfig(kubeconfig_path, kubeconfig(f"https://{host}:{bound}", cluster.admin_token(),
+                                                 certificates.ca_pem))
+    announce(f"simulated cluster ready at https://{host}:{bound}; kubeconfig written to {kubeconfig_path}")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

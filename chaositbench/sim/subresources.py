@@ -40,7 +40,7 @@ async def handle(server: "APIServer", request: web.Request, user: "UserInfo", ta
     """Dispatch a request on ``{resource}/{name}/{subresource}``."""
     sub = target.subresource
     if sub == "status":
-        return await _status(server, request, target, verb)
+        return await _status(server, request, user, target, verb)
     if sub == "scale":
         return await _scale(server, request, target, verb)
     if sub == "log" and verb == "get":
@@ -57,7 +57,8 @@ async def handle(server: "APIServer", request: web.Request, user: "UserInfo", ta
 
 
 # -- status --------------------------------------------------------------------
-async def _status(server: "APIServer", request: web.Request, target: ResourcePath, verb: str) -> web.Response:
+async def _status(server: "APIServer", request: web.Request, user: "UserInfo", target: ResourcePath,
+                  verb: str) -> web.Response:
     kind, ns, name = target.kind, target.namespace or "", target.name or ""
     if verb == "get":
         return server.respond_object(request, kind, server.api.get(kind, ns, name))
@@ -65,7 +66,7 @@ async def _status(server: "APIServer", request: web.Request, target: ResourcePat
         body = await server.read_body(request)
         return server.respond_object(request, kind, server.api.update(kind, ns, name, body, subresource="status"))
     if verb == "patch":
-        return await server._patch(request, target, subresource="status")
+        return await server._patch(request, target, user, subresource="status")
     raise method_not_allowed()
 
 
@@ -283,14 +284,13 @@ async def virtual(server: "APIServer", request: web.Request, user: "UserInfo", t
     elif kind.kind == "SubjectAccessReview":
         subject = auth.UserInfo(username=spec.get("user", ""), uid=spec.get("uid", ""),
                                 groups=list(spec.get("groups") or []), extra=spec.get("extra") or {})
-        result = rbac.access_review(authorizer, subject, spec)
+        result = rbac.access_review(authorizer, subject, spec, kind="SubjectAccessReview")
     elif kind.kind == "SelfSubjectRulesReview":
         result = rbac.rules_review(authorizer, user, spec.get("namespace", ""))
     elif kind.kind == "SelfSubjectReview":
         result = {"userInfo": user.as_dict()}
     elif kind.kind == "TokenReview":
-        reviewed = server.cluster.authenticator.authenticate(f"Bearer {spec.get('token', '')}")
-        result = {"authenticated": reviewed is not None, **({"user": reviewed.as_dict()} if reviewed else {})}
+        result = server.cluster.authenticator.token_review_status(spec)
     else:
         raise resource_not_found()
     answer = {"kind": kind.kind, "apiVersion": kind.api_version, "metadata": {"creationTimestamp": None},
