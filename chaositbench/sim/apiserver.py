@@ -259,9 +259,14 @@ class APIServer:
                                "items": [self.cluster.convert_out(kind, o) for o in items]})
 
     async def read_body(self, request: web.Request, *, allow_yaml: bool = False) -> Any:
+        """The request's object: JSON (YAML too if allowed), or Kubernetes protobuf as typed clients send it."""
+        from .protobuf import decode_request, is_protobuf
+
         raw = await request.read()
         if not raw:
             raise bad_request("the body of the request was empty")
+        if is_protobuf(request.headers.get("Content-Type")):
+            return decode_request(raw)
         try:
             if allow_yaml:
                 return yaml.safe_load(raw)
