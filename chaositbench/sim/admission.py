@@ -28,7 +28,6 @@ QUOTAS = preferred("", "ResourceQuota")
 
 SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
 NODE_PORTS = range(30000, 32768)
-SA_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
 def _containers(pod: Obj) -> list[dict[str, Any]]:
@@ -38,7 +37,7 @@ def _containers(pod: Obj) -> list[dict[str, Any]]:
 
 # -- ServiceAccount --------------------------------------------------------------------
 def service_account(api: "ResourceAPI", kind: Kind, obj: Obj, old: Obj | None) -> None:
-    """Pods run as a ServiceAccount that must exist, with its token mounted (projected volume)."""
+    """Pods run as a ServiceAccount that must exist (defaulting mounts its token)."""
     if kind.kind != "Pod" or old is not None:
         return
     spec = obj.setdefault("spec", {})
@@ -48,19 +47,6 @@ def service_account(api: "ResourceAPI", kind: Kind, obj: Obj, old: Obj | None) -
     if api.try_get(SERVICE_ACCOUNTS, ns, name) is None:
         raise forbidden("pods", "", obj["metadata"].get("name"),
                         f'error looking up service account {ns}/{name}: serviceaccount "{name}" not found')
-    if spec.get("automountServiceAccountToken") is False:
-        return
-    containers = _containers(obj)
-    if any(m.get("mountPath") == SA_MOUNT for c in containers for m in c.get("volumeMounts") or []):
-        return
-    volume = f"kube-api-access-{''.join(secrets.choice('bcdfghjklmnpqrstvwxz2456789') for _ in range(5))}"
-    spec.setdefault("volumes", []).append({"name": volume, "projected": {"defaultMode": 420, "sources": [
-        {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
-        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-        {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1",
-                                                                      "fieldPath": "metadata.namespace"}}]}}]}})
-    for c in containers:
-        c.setdefault("volumeMounts", []).append({"name": volume, "readOnly": True, "mountPath": SA_MOUNT})
 
 
 # -- LimitRanger -----------------------------------------------------------------------
@@ -190,10 +176,6 @@ def allocate_service_addresses(api: "ResourceAPI", kind: Kind, obj: Obj, old: Ob
         return
     spec = obj.setdefault("spec", {})
     if old is not None:
-        old_spec = old.get("spec") or {}
-        for field in ("clusterIP", "clusterIPs"):
-            if field in old_spec and not spec.get(field):
-                spec[field] = old_spec[field]
         return
     services = api.store.list(SERVICES.storage_key)
     if spec.get("type") != "ExternalName" and spec.get("clusterIP") != "None":
@@ -224,29 +206,4 @@ def allocate_service_addresses(api: "ResourceAPI", kind: Kind, obj: Obj, old: Ob
                 used_ports.add(port["nodePort"])
 
 
-# -- Pods ----------------------------------------------------------------------------------
-def qos_class(pod: Obj) -> str:
-    """Guaranteed, Burstable or BestEffort, as the kubelet computes it."""
-    containers = _containers(pod)
-    any_set, guaranteed = False, True
-    for c in containers:
-        res = c.get("resources") or {}
-        requests, limits = res.get("requests") or {}, res.get("limits") or {}
-        if requests or limits:
-            any_set = True
-        for name in ("cpu", "memory"):
-            if name not in limits or parse_quantity(requests.get(name, limits[name])) != parse_quantity(limits[name]):
-                guaranteed = False
-    if not any_set:
-        return "BestEffort"
-    return "Guaranteed" if guaranteed else "Burstable"
-
-
-def initial_pod_status(api: "ResourceAPI", kind: Kind, obj: Obj, old: Obj | None) -> None:
-    """A new Pod starts Pending with its QoS class; nothing else of a client's status is kept."""
-    if kind.kind != "Pod" or old is not None:
-        return
-    obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj)}
-
-
-ADMISSION_CHAIN = (service_account, limit_ranger, resource_quota, allocate_service_addresses, initial_pod_status)
+ADMISSION_CHAIN = (service_account, limit_ranger, resource_quota, allocate_service_addresses)

@@ -66,7 +66,9 @@ class Cluster:
         self.time_scale = self.options.time_scale
         self.server_address = self.options.server_address
         self.store = Store()
-        hooks = Hooks(defaults=[defaults.apply_defaults], validators=[validation.validate],
+        hooks = Hooks(decoders=[validation.check_decodable],
+                      update_preparers=[defaults.carry_over_allocated_fields],
+                      defaults=[defaults.apply_defaults], validators=[validation.validate],
                       admission=list(admission.ADMISSION_CHAIN))
         self.api = ResourceAPI(self.store, hooks)
         self.logbook = LogBook()
@@ -138,9 +140,7 @@ class Cluster:
 
     def bind_pod(self, pod: Obj, node: str) -> Obj:
         """The ``pods/binding`` subresource: set the node of an unbound pod."""
-        def bind(p: Obj) -> None:
-            p["spec"]["nodeName"] = node
-        return self.api.patch_object(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"], bind)
+        return self.api.assign_node(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"], node)
 
     def finalize_namespace(self, live: Obj, new: Obj) -> Obj:
         """The ``namespaces/finalize`` subresource: only spec.finalizers change; empty ones end a terminating namespace."""

@@ -8,6 +8,7 @@ found`` and client libraries raise their usual exceptions.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,8 @@ def _render_value(value: Any) -> str:
         return "true" if value else "false"
     if value is None:
         return "null"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"))
     return str(value)
 
 
@@ -121,7 +124,8 @@ def invalid(kind: str, group: str, name: str, errors: list[FieldError]) -> APIEr
     joined = messages[0] if len(messages) == 1 else "[" + ", ".join(messages) + "]"
     details = _details(name, group, kind)
     details["causes"] = [e.cause() for e in errors]
-    return APIError(422, "Invalid", f'{kind} "{name}" is invalid: {joined}', details)
+    qualified_kind = f"{kind}.{group}" if group else kind
+    return APIError(422, "Invalid", f'{qualified_kind} "{name}" is invalid: {joined}', details)
 
 
 def forbidden(resource: str, group: str, name: str | None, why: str) -> APIError:

@@ -37,8 +37,12 @@ class Admission(Protocol):
 
 @dataclass
 class Hooks:
-    """Per-cluster plug points: defaulting, validation and admission chains."""
+    """Per-cluster plug points: decoding checks, update preparation, defaulting, validation, admission."""
 
+    #: raise the 400 of a body that cannot be decoded into the kind (bad quantities, bad base64)
+    decoders: list[Callable[[Kind, Obj], None]] = field(default_factory=list)
+    #: on update, before defaulting: carry over server-allocated fields the client left out
+    update_preparers: list[Callable[[Obj, Obj], None]] = field(default_factory=list)
     defaults: list[Callable[[Kind, Obj], None]] = field(default_factory=list)
     validators: list[Callable[[Kind, Obj, Obj | None], list[FieldError]]] = field(default_factory=list)
     admission: list[Admission] = field(default_factory=list)
@@ -270,6 +274,23 @@ class ResourceAPI:
             return requested if requested > 0 else None
         return int((obj.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
 
+    def assign_node(self, kind: Kind, namespace: str, name: str, node: str) -> Obj:
+        """The ``pods/binding`` storage path: set spec.nodeName of an unbound pod (no update validation)."""
+        pod = self.get(kind, namespace, name)
+        if (pod.get("spec") or {}).get("nodeName"):
+            raise conflict(kind.plural, kind.group, name,
+                           f'pod {name} is already assigned to node "{pod["spec"]["nodeName"]}"')
+        if pod["metadata"].get("deletionTimestamp"):
+            raise conflict(kind.plural, kind.group, name, f"pod {name} is being deleted, cannot be assigned to a host")
+        bound = copy.deepcopy(pod)
+        bound.setdefault("spec", {})["nodeName"] = node
+        status = bound.setdefault("status", {})
+        conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
+        conditions.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                           "lastTransitionTime": clock.rfc3339()})
+        status["conditions"] = conditions
+        return self.store.put(kind.storage_key, bound, "MODIFIED")
+
     def deletion_response(self, kind: Kind, deleted: Obj) -> Obj:
         """The body a DELETE answers: the object for some kinds, a Success Status otherwise."""
         if kind.kind in _RETURNS_DELETED_OBJECT or deleted["metadata"].get("deletionTimestamp"):
@@ -329,6 +350,11 @@ class ResourceAPI:
                             f"unable to create new content in namespace {namespace} because it is being terminated")
 
     def _default_validate_admit(self, kind: Kind, obj: Obj, old: Obj | None) -> None:
+        for decode in self.hooks.decoders:
+            decode(kind, obj)
+        if old is not None:
+            for prepare in self.hooks.update_preparers:
+                prepare(obj, old)
         for default in self.hooks.defaults:
             default(kind, obj)
         errors: list[FieldError] = []

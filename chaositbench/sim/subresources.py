@@ -238,10 +238,7 @@ async def _binding(server: "APIServer", request: web.Request, target: ResourcePa
     node = ((body.get("target") or {}) if isinstance(body, dict) else {}).get("name")
     if not node:
         raise bad_request("Binding must name a target node")
-    pod = server.api.get(target.kind, ns, name)
-    if (pod.get("spec") or {}).get("nodeName"):
-        raise conflict("pods", "", name, f'pod {name} is already assigned to node "{pod["spec"]["nodeName"]}"')
-    server.cluster.bind_pod(pod, node)
+    server.cluster.bind_pod(server.api.get(target.kind, ns, name), node)
     return _json(_success())
 
 
