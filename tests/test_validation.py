@@ -270,7 +270,7 @@ def test_ephemeral_containers_cannot_be_set_on_create() -> None:
 
 def test_selector_does_not_match_template_labels() -> None:
     obj = prepared(deployment({"app": "wbe"}))
-    assert status_message(obj) == ('Deployment "web" is invalid: spec.template.metadata.labels: Invalid value: '
+    assert status_message(obj) == ('Deployment.apps "web" is invalid: spec.template.metadata.labels: Invalid value: '
                                    '{"app":"wbe"}: `selector` does not match template `labels`')
 
 
@@ -295,7 +295,7 @@ def test_selector_is_immutable() -> None:
     new = copy.deepcopy(stored)
     new["spec"]["selector"] = {"matchLabels": {"tier": "fe", "app": "web"}}
     new["spec"]["template"]["metadata"]["labels"]["tier"] = "fe"
-    assert status_message(new, stored) == ('Deployment "web" is invalid: spec.selector: Invalid value: '
+    assert status_message(new, stored) == ('Deployment.apps "web" is invalid: spec.selector: Invalid value: '
                                            '{"matchLabels":{"app":"web","tier":"fe"}}: field is immutable')
     scaled = copy.deepcopy(stored)
     scaled["spec"]["replicas"] = 5
@@ -343,7 +343,7 @@ def job(restart_policy: str | None = "Never") -> Obj:
 
 
 def test_job_restart_policy() -> None:
-    assert status_message(prepared(job(None))) == ('Job "pi" is invalid: spec.template.spec.restartPolicy: Required '
+    assert status_message(prepared(job(None))) == ('Job.batch "pi" is invalid: spec.template.spec.restartPolicy: Required '
                                                    'value: valid values: "OnFailure", "Never"')
     assert messages(prepared(job("OnFailure"))) == []
 
@@ -520,7 +520,7 @@ def test_rbac_rules_and_role_ref() -> None:
     new = copy.deepcopy(stored)
     new["roleRef"]["name"] = "admin"
     assert status_message(new, stored) == (
-        'RoleBinding "read" is invalid: roleRef: Invalid value: '
+        'RoleBinding.rbac.authorization.k8s.io "read" is invalid: roleRef: Invalid value: '
         '{"APIGroup":"rbac.authorization.k8s.io","Kind":"Role","Name":"admin"}: cannot change roleRef')
     cluster = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "x"},
                "roleRef": {"kind": "Role", "name": "r"}, "subjects": [{"kind": "ServiceAccount", "name": "agent"}]}
