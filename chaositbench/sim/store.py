@@ -30,7 +30,7 @@ class WatchEvent:
     obj: Obj
 
 
-@dataclass
+@dataclass(eq=False)
 class Watcher:
     """A live watch: a queue of events of one storage key, filtered."""
 
