@@ -1,1 +1,42 @@
 """Controllers of the simulated cluster: reconcile loops fed by watch events."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from .cronjob import CronJobController
+from .daemonset import DaemonSetController
+from .endpoints import EndpointsController
+from .endpointslice import EndpointSliceController
+from .garbage_collector import GarbageCollector
+from .job import JobController
+from .namespace import NamespaceController
+from .node_lifecycle import NodeLifecycleController
+from .rootca import RootCAPublisher
+from .scheduler import Scheduler
+from .serviceaccount import ServiceAccountController
+from .statefulset import StatefulSetController
+from .taint_eviction import TaintEvictionController
+from .volume_binder import VolumeBinder
+
+if TYPE_CHECKING:
+    from ..cluster import Cluster
+    from .base import Controller
+
+#: Factories of the controllers every cluster runs (``Cluster.start`` builds ``cluster.controllers`` from them).
+CONTROLLERS: list[Callable[["Cluster"], "Controller"]] = [
+    ServiceAccountController,
+    RootCAPublisher,
+    NamespaceController,
+    GarbageCollector,
+    Scheduler,
+    EndpointsController,
+    EndpointSliceController,
+    JobController,
+    CronJobController,
+    StatefulSetController,
+    DaemonSetController,
+    VolumeBinder,
+    NodeLifecycleController,
+    TaintEvictionController,
+]
