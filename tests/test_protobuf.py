@@ -573,9 +573,9 @@ def test_kubectl_auth_can_i(kubectl: Kubectl) -> None:
 
 @pytest.fixture(scope="module")
 def default_account(kubectl: Kubectl) -> str:
-    """The namespace's ``default`` ServiceAccount, created by kubectl (protobuf) unless a controller already did."""
+    """The namespace's ``default`` ServiceAccount, created by kubectl (protobuf) unless its controller did first."""
     account = kubectl.run("create", "serviceaccount", "default", "-n", NS, check=False)
-    assert account.returncode == 0 or "AlreadyExists" in account.stderr, account.stderr
+    assert account.returncode == 0 or "already exists" in account.stderr, account.stderr
     return "default"
 
 
