@@ -190,13 +190,21 @@ class ResourceAPI:
         self._default_validate_admit(kind, new, old)
         if "generation" in old["metadata"] and _spec_of(new) != _spec_of(old):
             meta["generation"] = old["metadata"]["generation"] + 1
-        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+        if self._deletion_complete(kind, new):
             if dry_run:
                 return new
             return self.store.delete(kind.storage_key, new)
         if new == old or dry_run:
             return old if new == old else new
         return self.store.put(kind.storage_key, new, "MODIFIED")
+
+    @staticmethod
+    def _deletion_complete(kind: Kind, obj: Obj) -> bool:
+        """A terminating object goes once no finalizer (nor a namespace's spec finalizer) nor grace period holds it."""
+        meta = obj["metadata"]
+        if not meta.get("deletionTimestamp") or meta.get("finalizers") or meta.get("deletionGracePeriodSeconds"):
+            return False
+        return not (kind.kind == "Namespace" and (obj.get("spec") or {}).get("finalizers"))
 
     def replace_object(self, kind: Kind, new: Obj, *, subresource: str | None = None) -> Obj:
         """Controller-side update of an object read from the store (precondition: its resourceVersion)."""
