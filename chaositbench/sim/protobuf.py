@@ -62,6 +62,7 @@ class FieldSpec:
 
     @property
     def scalar(self) -> bool:
+        """Whether the field holds a scalar (else a message of the table)."""
         return self.type in _SCALARS
 
 
