@@ -40,6 +40,13 @@ PATCH_TYPES = {
     "application/apply-patch+yaml": "apply",
 }
 WATCH_BOOKMARK_INTERVAL_S = 5.0
+#: Largest request body accepted (bytes).
+MAX_REQUEST_BYTES = 8 * 1024 * 1024
+#: Deepest nesting of objects and arrays a request body may have. kube-apiserver's JSON decoder stops at
+#: 10000 levels; the simulated server handles objects recursively, so it stops far earlier, at a depth
+#: no Kubernetes object comes near, where Python's stack is still safe.
+MAX_BODY_DEPTH = 100
+_TOO_DEEP = "exceeded max depth"
 DEFAULT_WATCH_TIMEOUT_S = 1800
 
 
@@ -70,6 +77,40 @@ def _int_param(request: web.Request, name: str) -> int | None:
         raise bad_request(f"invalid value for {name}: {raw!r}: must be an integer")
 
 
+async def _read_limited(request: web.Request) -> bytes:
+    """The request body; one over the server's size limit is the 413 kube-apiserver answers."""
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise APIError(413, "RequestEntityTooLarge",
+                       f"Request entity too large: limit is {MAX_REQUEST_BYTES}") from None
+
+
+def _check_shape(body: Any, size: int) -> None:
+    """Refuse a decoded body nested deeper than :data:`MAX_BODY_DEPTH` or grown by YAML aliases.
+
+    An iterative walk, so neither check can itself overflow the stack; a YAML
+    document whose aliases expand into more nodes than its text could spell
+    (the "billion laughs") is refused as go-yaml refuses it.
+    """
+    budget = 4 * size + 10_000
+    stack: list[tuple[Any, int]] = [(body, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > MAX_BODY_DEPTH:
+            raise bad_request(f"couldn't get version/kind; json parse error: {_TOO_DEEP}")
+        budget -= len(children)
+        if budget < 0:
+            raise bad_request("yaml: document contains excessive aliasing")
+        stack.extend((child, depth + 1) for child in children)
+
+
 class APIServer:
     """aiohttp application serving the Kubernetes REST API for one :class:`Cluster`."""
 
@@ -80,7 +121,7 @@ class APIServer:
         self.request_seconds = 0.0
 
     def application(self) -> web.Application:
-        app = web.Application(client_max_size=8 * 1024 * 1024)
+        app = web.Application(client_max_size=MAX_REQUEST_BYTES)
         app.router.add_route("*", "/{tail:.*}", self.handle)
         return app
 
@@ -262,17 +303,19 @@ class APIServer:
         """The request's object: JSON (YAML too if allowed), or Kubernetes protobuf as typed clients send it."""
         from .protobuf import decode_request, is_protobuf
 
-        raw = await request.read()
+        raw = await _read_limited(request)
         if not raw:
             raise bad_request("the body of the request was empty")
         if is_protobuf(request.headers.get("Content-Type")):
             return decode_request(raw)
         try:
-            if allow_yaml:
-                return yaml.safe_load(raw)
-            return json.loads(raw)
+            body = yaml.safe_load(raw) if allow_yaml else json.loads(raw)
         except (ValueError, yaml.YAMLError) as exc:
             raise bad_request(f"couldn't get version/kind; json parse error: {exc}")
+        except RecursionError:
+            raise bad_request(f"couldn't get version/kind; json parse error: {_TOO_DEEP}") from None
+        _check_shape(body, len(raw))
+        return body
 
     @staticmethod
     def _dry_run(request: web.Request) -> bool:
@@ -361,12 +404,15 @@ class APIServer:
 
     async def delete_options(self, request: web.Request) -> dict[str, Any]:
         options: dict[str, Any] = {}
-        raw = await request.read()
+        raw = await _read_limited(request)
         if raw.strip():
             try:
                 options = json.loads(raw)
             except ValueError as exc:
                 raise bad_request(f"couldn't get version/kind; json parse error: {exc}")
+            except RecursionError:
+                raise bad_request(f"couldn't get version/kind; json parse error: {_TOO_DEEP}") from None
+            _check_shape(options, len(raw))
             if not isinstance(options, dict):
                 raise bad_request("DeleteOptions must be an object")
         if "propagationPolicy" in request.query:
