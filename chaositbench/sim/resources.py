@@ -110,7 +110,9 @@ class ResourceAPI:
     def create(self, kind: Kind, namespace: str, body: Obj, *, dry_run: bool = False) -> Obj:
         obj = copy.deepcopy(body)
         self._check_type(kind, obj)
-        meta = obj.setdefault("metadata", {})
+        if obj.get("metadata") is None:
+            obj["metadata"] = {}  # "metadata": null decodes as empty ObjectMeta
+        meta = obj["metadata"]
         if not isinstance(meta, dict):
             raise bad_request("metadata must be an object")
         self._check_namespace(kind, namespace, meta)
@@ -142,8 +144,10 @@ class ResourceAPI:
         """PUT semantics: ``resourceVersion`` in the body is a precondition (409 when stale)."""
         self._check_type(kind, body)
         old = self.get(kind, namespace, name)
-        meta_in = body.get("metadata") or {}
-        if not isinstance(meta_in, dict):
+        meta_in = body.get("metadata")
+        if meta_in is None:
+            meta_in = {}  # "metadata": null decodes as empty ObjectMeta
+        elif not isinstance(meta_in, dict):
             raise bad_request("metadata must be an object")
         if meta_in.get("name") not in (None, name):
             raise bad_request("the name of the object (%s) does not match the name on the URL (%s)"
@@ -170,7 +174,9 @@ class ResourceAPI:
         new = copy.deepcopy(body)
         new.setdefault("apiVersion", kind.api_version)
         new.setdefault("kind", kind.kind)
-        meta = new.setdefault("metadata", {})
+        if new.get("metadata") is None:
+            new["metadata"] = {}
+        meta = new["metadata"]
         for fixed in ("uid", "creationTimestamp", "name", "namespace", "deletionTimestamp",
                       "deletionGracePeriodSeconds", "generation"):
             if fixed in old["metadata"]:
