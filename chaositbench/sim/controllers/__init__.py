@@ -6,12 +6,15 @@ from typing import TYPE_CHECKING, Callable
 
 from .cronjob import CronJobController
 from .daemonset import DaemonSetController
+from .deployment import DeploymentController
 from .endpoints import EndpointsController
 from .endpointslice import EndpointSliceController
 from .garbage_collector import GarbageCollector
 from .job import JobController
+from .kubelet import KubeletController
 from .namespace import NamespaceController
 from .node_lifecycle import NodeLifecycleController
+from .replicaset import ReplicaSetController, ReplicationControllerController
 from .rootca import RootCAPublisher
 from .scheduler import Scheduler
 from .serviceaccount import ServiceAccountController
@@ -25,6 +28,10 @@ if TYPE_CHECKING:
 
 #: Factories of the controllers every cluster runs (``Cluster.start`` builds ``cluster.controllers`` from them).
 CONTROLLERS: list[Callable[["Cluster"], "Controller"]] = [
+    DeploymentController,
+    ReplicaSetController,
+    ReplicationControllerController,
+    KubeletController,
     ServiceAccountController,
     RootCAPublisher,
     NamespaceController,
