@@ -25,7 +25,7 @@ from ..selectors import selector_from_object
 from ..store import Obj, WatchEvent
 from . import rollout as ru
 from .base import Controller, ObjectKey, key_of
-from .ownership import claim, controller_ref, owner_reference
+from .ownership import claim, controller_ref, owner_reference, selects
 
 DEPLOYMENTS = preferred("apps", "Deployment")
 REPLICASETS = preferred("apps", "ReplicaSet")
@@ -52,8 +52,7 @@ class DeploymentController(Controller):
             elif event.type != "DELETED":
                 deployments, _ = self.api.list(DEPLOYMENTS, namespace)
                 for d in deployments:
-                    if selector_from_object(d["spec"].get("selector"), null_matches_nothing=True).matches(
-                            obj["metadata"].get("labels")):
+                    if selects(selector_from_object(d["spec"].get("selector"), null_matches_nothing=True), obj):
                         yield key_of(d)
         elif event.type == "DELETED":
             yield from self._recreate_owner_of(obj)

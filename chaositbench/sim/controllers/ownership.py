@@ -26,6 +26,14 @@ def owner_reference(owner: Obj) -> dict[str, Any]:
             "controller": True, "blockOwnerDeletion": True}
 
 
+def selects(selector: LabelSelector, obj: Obj) -> bool:
+    """``selector`` matches ``obj``'s labels; an object whose labels are not a string map matches nothing."""
+    labels = obj["metadata"].get("labels") or {}
+    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+        return False
+    return selector.matches(labels)
+
+
 def claim(api: ResourceAPI, kind: Kind, owner: Obj, candidates: list[Obj], selector: LabelSelector) -> list[Obj]:
     """The candidates ``owner`` controls after adopting matching orphans and releasing non-matching ones.
 
@@ -37,7 +45,7 @@ def claim(api: ResourceAPI, kind: Kind, owner: Obj, candidates: list[Obj], selec
     claimed: list[Obj] = []
     for obj in candidates:
         ref = controller_ref(obj)
-        matches = selector.matches(obj["metadata"].get("labels"))
+        matches = selects(selector, obj)
         if ref is not None:
             if ref.get("uid") != uid:
                 continue

@@ -25,7 +25,7 @@ from ..selectors import LabelSelector, selector_from_map, selector_from_object
 from ..store import Obj, WatchEvent
 from .base import Controller, ObjectKey, key_of
 from .podranking import rank_for_deletion
-from .ownership import claim, controller_ref, owner_reference
+from .ownership import claim, controller_ref, owner_reference, selects
 from .podstate import condition, is_active, is_available, is_ready, pending_availability
 
 PODS = preferred("", "Pod")
@@ -65,7 +65,7 @@ class ReplicaSetController(Controller):
             return
         owners, _ = self.api.list(self.kind, namespace)
         for owner in owners:
-            if self.selector(owner).matches(pod["metadata"].get("labels")):
+            if selects(self.selector(owner), pod):
                 yield key_of(owner)
 
     # -- sync ----------------------------------------------------------------------
