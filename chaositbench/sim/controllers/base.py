@@ -49,7 +49,12 @@ class Controller(ABC):
     def on_event(self, event: WatchEvent) -> None:
         """Store listener: map a change to reconcile keys."""
         if event.storage_key in self._watched:
-            for key in self.keys_for(event):
+            try:
+                keys = list(self.keys_for(event))
+            except Exception:  # a malformed object must never turn a client's write into a 500
+                log.exception("%s: cannot map %s event of %s", self.name, event.type, event.storage_key)
+                return
+            for key in keys:
                 self.enqueue(key)
 
     def enqueue(self, key: ObjectKey) -> None:
