@@ -436,6 +436,21 @@ def test_oversized_bodies(raw: RawClient) -> None:
     assert reply.status == 413 and reply.json()["reason"] == "RequestEntityTooLarge", reply.describe()
 
 
+def test_deep_and_self_inflating_bodies_are_bad_requests(raw: RawClient) -> None:
+    """Nesting beyond what the server handles, and YAML aliases that expand a small text, are 400s."""
+    collection = f"/api/v1/namespaces/{NAMESPACE}/configmaps"
+    for body in (b"[" * 20_000 + b"]" * 20_000, b'{"metadata": {"name": "deep", "labels": ' + b'{"a":' * 300
+                 + b'"v"' + b"}" * 301 + b"}"):
+        reply = raw.request("POST", collection, body, JSON)
+        check(reply)
+        assert reply.status == 400 and "exceeded max depth" in reply.json()["message"], reply.describe()
+    reply = raw.request("PATCH", f"{collection}/laughs?fieldManager=fuzz", BILLION_LAUGHS.encode(),
+                        "application/apply-patch+yaml")
+    check(reply)
+    assert reply.status == 400 and reply.json()["message"] == "yaml: document contains excessive aliasing", \
+        reply.describe()
+
+
 def update_cases(rng: random.Random, raw: RawClient) -> Iterator[Reply]:
     for _ in range(CASES["updates"]):
         kind, name = rng.choice(TARGETS)
@@ -511,11 +526,12 @@ JSON_PATCH_PATHS = ["", "/", "/metadata", "/metadata/labels/a", "/metadata/label
                     "/spec/template/spec/containers/99", "/spec/template/spec/containers/-",
                     "/spec/template/spec/containers/-1", "/spec/template/spec/containers/01", "/spec/ports/0/port",
                     "/rules/0/verbs/0", "/status", "/kind", "/apiVersion", "/nope/deeper/still", "no-slash", 5, None]
+#: Under 1 KiB of YAML whose aliases expand to 10^8 strings.
+BILLION_LAUGHS = "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]\n" for i in range(1, 8))
 GARBAGE_YAML = ["a: [", ":\n:", "- 1\n- 2", "!!python/object/apply:os.system ['true']", "? [1]\n: 2", "&a [*a]",
                 "a: &x 1\nb: *y", "\t- tab", "apiVersion: v1\nkind: ConfigMap\n", "{\"json\": \"as yaml\"}", "~",
-                "%YAML 9.9\n---\na: 1", "a: 1\n---\nb: 2", "kind: [\n" * 300, "data: &d {a: *d}",
-                "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(  # a "billion laughs"
-                    f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]\n" for i in range(1, 8))]
+                "%YAML 9.9\n---\na: 1", "a: 1\n---\nb: 2", "kind: [\n" * 300, "data: &d {a: *d}", BILLION_LAUGHS]
 
 
 def json_patch(rng: random.Random) -> list[Any]:
