@@ -18,7 +18,7 @@ from urllib.parse import unquote
 import yaml
 from aiohttp import web
 
-from . import clock, discovery, openapi, patch, schema, subresources, tables
+from . import clock, discovery, openapi, patch, schema, subresources, tables, validation
 from .errors import APIError, bad_request, forbidden, internal, method_not_allowed, resource_not_found
 from .kinds import Kind
 from .rbac import RequestAttributes, forbidden_reason, impersonate, verb_for
@@ -367,6 +367,7 @@ class APIServer:
             if not manager:
                 raise bad_request("PATCH, application/apply-patch+yaml requests must have a fieldManager")
             self._check_fields(request, kind, body)
+            validation.check_decodable(kind, body)
             live = self.api.try_get(kind, namespace, name)
             result = patch.server_side_apply(live, body, kind.group, kind.version, kind.kind, manager,
                                              _flag(request.query.get("force")) if "force" in request.query else False,

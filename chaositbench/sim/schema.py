@@ -258,3 +258,87 @@ def _check(value: Any, schema: Schema | None, path: str, parent: Schema, found: 
         for index, sub in enumerate(value):
             if isinstance(sub, (dict, list)):
                 _check(sub, items, f"{path}[{index}]", items, found)
+
+
+_JSON_NAMES = {dict: "object", list: "array", str: "string", bool: "bool", int: "number", float: "number"}
+
+
+def _go_type(schema: Schema) -> str:
+    """How Go names the field's type in a decoding error (``int32``, ``string``, ``v1.Container`` ...)."""
+    name = ref_name(schema)
+    if name:
+        parts = name.split(".")
+        return f"{parts[-2]}.{parts[-1]}" if len(parts) > 1 else name
+    target = resolve(schema) or {}
+    types = _types(target)
+    fmt = target.get("format")
+    if "integer" in types:
+        return fmt or "int64"
+    if "number" in types:
+        return "float64"
+    if "boolean" in types:
+        return "bool"
+    if "string" in types:
+        return "string"
+    if "array" in types:
+        items = item_schema(target)
+        return "[]" + (_go_type(items) if items else "interface {}")
+    if "object" in types:
+        extra = target.get("additionalProperties")
+        return "map[string]" + (_go_type(extra) if isinstance(extra, dict) else "interface {}")
+    return "interface {}"
+
+
+def _accepts(value: Any, schema: Schema) -> bool:
+    target = resolve(schema) or {}
+    if value is None or target.get("x-kubernetes-int-or-string") or schema.get("x-kubernetes-int-or-string"):
+        return value is None or isinstance(value, (str, int)) and not isinstance(value, bool)
+    if "oneOf" in target or "anyOf" in target:
+        return True
+    types = _types(target)
+    if not types:
+        return True
+    if isinstance(value, bool):
+        return "boolean" in types
+    if isinstance(value, int):
+        return bool(types & {"integer", "number"})
+    if isinstance(value, float):
+        return "number" in types or ("integer" in types and value.is_integer())
+    if isinstance(value, str):
+        return "string" in types
+    if isinstance(value, list):
+        return "array" in types
+    if isinstance(value, dict):
+        return "object" in types
+    return False
+
+
+def type_mismatch(obj: dict[str, Any], group: str, version: str, kind: str) -> str | None:
+    """The first value of ``obj`` whose JSON type its schema cannot decode, as Go's decoder words it.
+
+    ``json: cannot unmarshal array into Go struct field Pod.metadata.labels of type string`` —
+    the API server answers such a body with 400 before looking at it any further.
+    """
+    root = kind_schema(group, version, kind)
+    if root is None:
+        return None
+    stack: list[tuple[Any, Schema, str]] = [(value, child_schema(root, key) or {}, key)
+                                            for key, value in reversed(list(obj.items()))
+                                            if key not in ("apiVersion", "kind")]
+    while stack:
+        value, schema, path = stack.pop()
+        if not schema or is_free_form(schema) and not isinstance(value, (str, int, float, bool)):
+            continue
+        if not _accepts(value, schema):
+            got = _JSON_NAMES.get(type(value), "value")
+            return f"json: cannot unmarshal {got} into Go struct field {kind}.{path} of type {_go_type(schema)}"
+        if isinstance(value, dict):
+            for key, sub in reversed(list(value.items())):
+                child = child_schema(schema, key)
+                if child is not None:
+                    stack.append((sub, child, f"{path}.{key}"))
+        elif isinstance(value, list):
+            items = item_schema(schema)
+            if items is not None:
+                stack.extend((sub, items, path) for sub in reversed(value))
+    return None

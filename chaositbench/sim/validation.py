@@ -25,6 +25,7 @@ import zoneinfo
 from fractions import Fraction
 from typing import Any, Callable
 
+from . import schema
 from .errors import APIError, FieldError, bad_request
 from .formats import (inclusive_range_error, is_config_map_key, is_dns1035_label, is_dns1123_label,
                       is_dns1123_subdomain, is_http_header_name, is_label_value, is_path_segment_name,
@@ -2215,7 +2216,9 @@ def check_decodable(kind: Kind, obj: Obj) -> None:
     """Raise the 400 BadRequest the real server answers for a body it cannot decode
     into ``kind`` (a malformed quantity, bad base64 in Secret data or ConfigMap
     binaryData). The server calls it before defaulting."""
-    problem = None
+    problem = schema.type_mismatch(obj, kind.group, kind.version, kind.kind)
+    if problem:
+        raise decode_error(kind, problem)
     if kind.kind in _QUANTITY_KINDS:
         problem = _first_quantity_error(obj)
     elif kind.kind == "HorizontalPodAutoscaler":
