@@ -22,6 +22,7 @@ JSON mapping from container name to that container's needs::
         logs:
           startup: ["starting payments on :8080"]
           request: "POST /pay 200"
+        load: {rps: 20, path: /pay}   # traffic arriving from outside (an edge service)
 
 Everything is optional; a container without needs starts and becomes ready.
 The model reads only these declarations and the real objects (limits, env,
@@ -85,6 +86,15 @@ class FileNeed:
 
 
 @dataclass(frozen=True)
+class Load:
+    """Steady traffic arriving at this container from outside the cluster (it is an edge)."""
+
+    rps: float
+    path: str = "/"
+    port: int | None = None  # default: the first listener
+
+
+@dataclass(frozen=True)
 class ContainerNeeds:
     """Everything one container declares."""
 
@@ -100,6 +110,7 @@ class ContainerNeeds:
     files: tuple[FileNeed, ...] = ()
     startup_logs: tuple[str, ...] = ()
     request_log: str | None = None
+    load: Load | None = None
 
 
 DEFAULT = ContainerNeeds()
@@ -187,6 +198,11 @@ def parse_container(raw: Any, where: str) -> ContainerNeeds:
         for i, item in enumerate(_mapping(x, f"{where}.files[{j}]") for j, x in enumerate(
             _list(spec.get("files"), f"{where}.files"))))
     logs = _mapping(spec.get("logs"), f"{where}.logs")
+    load_spec = _mapping(spec.get("load"), f"{where}.load")
+    load = Load(rps=_number(load_spec.get("rps", 1), f"{where}.load.rps"),
+                path=str(load_spec.get("path", "/")),
+                port=_port(load_spec["port"], f"{where}.load.port") if "port" in load_spec else None
+                ) if load_spec else None
     return ContainerNeeds(
         memory_bytes=_bytes(memory.get("workingSet", "32Mi"), f"{where}.memory.workingSet"),
         memory_growth_bytes_per_min=_bytes(memory.get("growthPerMinute", 0), f"{where}.memory.growthPerMinute"),
@@ -198,6 +214,7 @@ def parse_container(raw: Any, where: str) -> ContainerNeeds:
         listen=listen, dependencies=dependencies, env=env, files=files,
         startup_logs=tuple(str(x) for x in _list(logs.get("startup"), f"{where}.logs.startup")),
         request_log=str(logs["request"]) if logs.get("request") is not None else None,
+        load=load,
     )
 
 
