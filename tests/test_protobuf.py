@@ -6,12 +6,15 @@ import base64
 import copy
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from conftest import Kubectl
 
 from chaositbench.sim.errors import APIError
+from chaositbench.sim.server import SimServer
 from chaositbench.sim.protobuf import (MAGIC, FieldSpec, MessageSpec, decode_message, decode_request, is_protobuf,
                                        message_table)
 
@@ -658,3 +661,19 @@ def test_kubectl_drain_evicts_through_policy_v1_eviction(kubectl: Kubectl, defau
     assert "pod/evictee evicted" in out
     left = kubectl.run("get", "pod", "evictee", "-n", NS, "-o", "json", check=False)
     assert left.returncode != 0 or "deletionTimestamp" in json.loads(left.stdout)["metadata"]
+
+
+def test_delete_with_protobuf_delete_options(kubectl: Kubectl, sim: SimServer, tmp_path: Path) -> None:
+    """Typed clients (``kubectl drain --disable-eviction``) send DeleteOptions as protobuf."""
+    kubectl("create", "configmap", "doomed", "--from-literal=a=b", "-n", NS)
+    config = sim.admin_kubeconfig()
+    ca = tmp_path / "ca.crt"
+    ca.write_bytes(base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"]))
+    body = envelope({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"},
+                    "meta.v1.DeleteOptions")
+    answer = requests.delete(f"{sim.url}/api/v1/namespaces/{NS}/configmaps/doomed", data=body, verify=str(ca),
+                             headers={"Authorization": f"Bearer {config['users'][0]['user']['token']}",
+                                      "Content-Type": "application/vnd.kubernetes.protobuf"}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "Success"
+    assert kubectl.run("get", "configmap", "doomed", "-n", NS, check=False).returncode == 1

@@ -21,6 +21,7 @@ from aiohttp import web
 from . import clock, discovery, openapi, patch, schema, subresources, tables, validation
 from .errors import APIError, bad_request, forbidden, internal, method_not_allowed, resource_not_found
 from .kinds import Kind
+from .protobuf import decode_request, is_protobuf
 from .rbac import RequestAttributes, forbidden_reason, impersonate, verb_for
 from .request import ResourcePath, parse_resource_path
 from .selectors import field_selector_names, parse_field_selector, parse_label_selector
@@ -301,8 +302,6 @@ class APIServer:
 
     async def read_body(self, request: web.Request, *, allow_yaml: bool = False) -> Any:
         """The request's object: JSON (YAML too if allowed), or Kubernetes protobuf as typed clients send it."""
-        from .protobuf import decode_request, is_protobuf
-
         raw = await _read_limited(request)
         if not raw:
             raise bad_request("the body of the request was empty")
@@ -406,7 +405,9 @@ class APIServer:
     async def delete_options(self, request: web.Request) -> dict[str, Any]:
         options: dict[str, Any] = {}
         raw = await _read_limited(request)
-        if raw.strip():
+        if raw.strip() and is_protobuf(request.headers.get("Content-Type")):
+            options = decode_request(raw)
+        elif raw.strip():
             try:
                 options = json.loads(raw)
             except ValueError as exc:

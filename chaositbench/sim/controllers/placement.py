@@ -140,7 +140,26 @@ def _container_requests(container: dict[str, Any], non_zero: bool) -> Resources:
     return requests
 
 
+#: pod_requests results by (uid, resourceVersion, non_zero): the scheduler asks for every pod on every cycle
+_REQUESTS_CACHE: dict[tuple[str, str, bool], Resources] = {}
+_REQUESTS_CACHE_LIMIT = 50_000
+
+
 def pod_requests(pod: Obj, *, non_zero: bool = False) -> Resources:
+    """Effective requests of a pod (see :func:`compute_pod_requests`), memoized per stored version."""
+    meta = pod.get("metadata") or {}
+    key = (meta.get("uid", ""), meta.get("resourceVersion", ""), non_zero)
+    if not key[0] or not key[1]:
+        return compute_pod_requests(pod, non_zero=non_zero)
+    cached = _REQUESTS_CACHE.get(key)
+    if cached is None:
+        if len(_REQUESTS_CACHE) >= _REQUESTS_CACHE_LIMIT:
+            _REQUESTS_CACHE.clear()
+        cached = _REQUESTS_CACHE[key] = compute_pod_requests(pod, non_zero=non_zero)
+    return dict(cached)
+
+
+def compute_pod_requests(pod: Obj, *, non_zero: bool = False) -> Resources:
     """Effective requests of a pod (``resourcehelper.PodRequests``).
 
     Regular containers and restartable init containers (sidecars) add up; each
