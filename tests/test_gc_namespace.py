@@ -6,7 +6,7 @@ from typing import Any
 
 from chaositbench.sim.controllers.garbage_collector import GarbageCollector
 from chaositbench.sim.controllers.namespace import NamespaceController
-from chaositbench.sim.controllers.rootca import CA_BUNDLE, DESCRIPTION, RootCAPublisher
+from chaositbench.sim.controllers.rootca import DESCRIPTION, RootCAPublisher
 from chaositbench.sim.kinds import preferred
 
 from controller_harness import NAMESPACES, PODS, Harness, container, run
@@ -127,13 +127,15 @@ def test_every_namespace_gets_default_service_account_and_root_ca() -> None:
             h.create_namespace("team")
             await h.wait_for(lambda: h.get(SERVICE_ACCOUNTS, "default", "team"), what="ServiceAccount")
             ca = await h.wait_for(lambda: h.get(CONFIGMAPS, "kube-root-ca.crt", "team"), what="root CA")
-            assert ca["data"] == {"ca.crt": CA_BUNDLE} and CA_BUNDLE.startswith("-----BEGIN CERTIFICATE-----")
+            bundle = h.cluster.ca_bundle
+            assert ca["data"] == {"ca.crt": bundle} and bundle == h.cluster.certificates.ca_pem.decode()
+            assert bundle.startswith("-----BEGIN CERTIFICATE-----")
             assert ca["metadata"]["annotations"] == {"kubernetes.io/description": DESCRIPTION}
             h.api.delete(SERVICE_ACCOUNTS, "team", "default")
             h.api.delete(CONFIGMAPS, "team", "kube-root-ca.crt")
             await h.wait_for(lambda: h.get(SERVICE_ACCOUNTS, "default", "team"), what="ServiceAccount again")
             await h.wait_for(lambda: h.get(CONFIGMAPS, "kube-root-ca.crt", "team"), what="root CA again")
             h.change(CONFIGMAPS, "kube-root-ca.crt", lambda cm: cm.update(data={"ca.crt": "tampered"}), "team")
-            await h.wait_for(lambda: h.get(CONFIGMAPS, "kube-root-ca.crt", "team")["data"]["ca.crt"] == CA_BUNDLE,
+            await h.wait_for(lambda: h.get(CONFIGMAPS, "kube-root-ca.crt", "team")["data"]["ca.crt"] == bundle,
                              what="root CA restored")
     run(body)

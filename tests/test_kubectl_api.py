@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import time
@@ -190,3 +191,10 @@ def test_tables_have_real_columns(kubectl: Kubectl, kind: str, header: list[str]
     out = kubectl("get", kind, "-A" if kind == "services" else "--no-headers=false")
     first = out.split("\n")[0].split()
     assert first[-len(header):] == header
+
+
+def test_root_ca_configmap_holds_the_serving_ca(kubectl: Kubectl) -> None:
+    config = yaml.safe_load(kubectl.kubeconfig.read_text())
+    served = base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"]).decode()
+    published = json.loads(kubectl("get", "configmap", "kube-root-ca.crt", "-n", "default", "-o", "json"))
+    assert published["data"]["ca.crt"] == served

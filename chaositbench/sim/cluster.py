@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from . import admission, defaults, validation
+from . import admission, defaults, tls, validation
 from .auth import TokenAuthenticator, UserInfo
 from .controllers import CONTROLLERS
 from .controllers.base import Controller
@@ -56,6 +56,8 @@ class ClusterOptions:
     time_scale: float = 1.0
     #: HTTP address clients reach the API server at, for discovery's serverAddressByClientCIDRs
     server_address: str = "127.0.0.1:6443"
+    #: addresses the serving certificate is valid for
+    hosts: tuple[str, ...] = ("127.0.0.1",)
 
 
 class Cluster:
@@ -65,6 +67,9 @@ class Cluster:
         self.options = options or ClusterOptions()
         self.time_scale = self.options.time_scale
         self.server_address = self.options.server_address
+        self.certificates = tls.generate(list(self.options.hosts))
+        #: the CA bundle pods find in kube-root-ca.crt, the one that signed the serving certificate
+        self.ca_bundle = self.certificates.ca_pem.decode()
         self.store = Store()
         hooks = Hooks(decoders=[validation.check_decodable],
                       update_preparers=[defaults.carry_over_allocated_fields],

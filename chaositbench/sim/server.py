@@ -22,7 +22,7 @@ from aiohttp import web
 from .apiserver import APIServer
 from .cluster import Cluster, ClusterOptions
 from .kubeconfig import kubeconfig, write_kubeconfig
-from .tls import ServingCertificates, generate
+from .tls import ServingCertificates
 
 READY_TIMEOUT_S = 30.0
 
@@ -109,8 +109,8 @@ class SimServer:
 async def start_cluster(host: str, port: int, time_scale: float
                         ) -> tuple[web.AppRunner, Cluster, ServingCertificates]:
     """Build a cluster, bind its HTTPS API server and start its controllers (on the running loop)."""
-    cluster = Cluster(ClusterOptions(time_scale=time_scale))
-    certificates = generate([host])
+    cluster = Cluster(ClusterOptions(time_scale=time_scale, hosts=(host,)))
+    certificates = cluster.certificates
     apiserver = APIServer(cluster)
     runner = web.AppRunner(apiserver.application(), access_log=None, handle_signals=False)
     await runner.setup()
