@@ -159,7 +159,11 @@ def mutate(rng: random.Random, doc: dict[str, Any], changes: int | None = None) 
     """``doc`` with one to three values replaced by garbage, deleted, or given odd keys."""
     doc = copy.deepcopy(doc)
     for _ in range(changes or rng.randint(1, 3)):
-        container, key = rng.choice(list(slots(doc)))
+        places = list(slots(doc))
+        if not places:
+            doc["garbage"] = garbage_value(rng)
+            continue
+        container, key = rng.choice(places)
         roll = rng.random()
         if roll < 0.15 and isinstance(container, dict):
             del container[key]

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
 from conftest import KUBECTL, Kubectl
@@ -198,3 +199,19 @@ def test_root_ca_configmap_holds_the_serving_ca(kubectl: Kubectl) -> None:
     served = base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"]).decode()
     published = json.loads(kubectl("get", "configmap", "kube-root-ca.crt", "-n", "default", "-o", "json"))
     assert published["data"]["ca.crt"] == served
+
+
+def test_unknown_fields_are_dropped_with_a_warning_by_default(kubectl: Kubectl, tmp_path: Path) -> None:
+    """Without fieldValidation (the Python client) the server drops unknown fields and says so in a Warning."""
+    ns = _ns(kubectl)
+    config = yaml.safe_load(kubectl.kubeconfig.read_text())
+    ca = tmp_path / "ca.crt"
+    ca.write_bytes(base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"]))
+    answer = requests.post(f"{config['clusters'][0]['cluster']['server']}/api/v1/namespaces/{ns}/configmaps",
+                           json={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "w", "bogus": 1},
+                                 "data": {"a": "b"}, "stray": True}, verify=str(ca), timeout=10,
+                           headers={"Authorization": f"Bearer {config['users'][0]['user']['token']}"})
+    assert answer.status_code == 201, answer.text
+    assert "stray" not in answer.json() and "bogus" not in answer.json()["metadata"]
+    warnings = answer.raw.headers.getlist("Warning")
+    assert sorted(warnings) == ['299 - "unknown field \\"metadata.bogus\\""', '299 - "unknown field \\"stray\\""']

@@ -49,6 +49,8 @@ MAX_REQUEST_BYTES = 8 * 1024 * 1024
 MAX_BODY_DEPTH = 100
 _TOO_DEEP = "exceeded max depth"
 DEFAULT_WATCH_TIMEOUT_S = 1800
+#: request key of the warnings a response carries as ``Warning`` headers
+WARNINGS = web.RequestKey("warnings", list)
 
 
 def _json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -131,7 +133,12 @@ class APIServer:
         started = time.perf_counter()
         try:
             user = self._authenticate(request)
-            return await self._route(request, user)
+            request[WARNINGS] = []
+            response = await self._route(request, user)
+            if not response.prepared:
+                for warning in request[WARNINGS]:
+                    response.headers.add("Warning", '299 - "' + warning.replace('"', '\\"') + '"')
+            return response
         except APIError as err:
             return _error_response(err)
         except (ConnectionResetError, asyncio.CancelledError):
@@ -325,17 +332,22 @@ class APIServer:
         return bool(values)
 
     @staticmethod
-    def _check_fields(request: web.Request, kind: Kind, body: Any) -> list[str]:
-        """``fieldValidation``: Strict rejects unknown fields, Warn reports them (kubectl's default is Strict)."""
+    def _check_fields(request: web.Request, kind: Kind, body: Any) -> None:
+        """``fieldValidation``: Strict rejects unknown fields; Warn (the server's default) and Ignore drop them,
+        Warn also answering a ``Warning`` header for each (kubectl itself asks for Strict)."""
         mode = request.query.get("fieldValidation", "Warn")
         if mode not in ("Strict", "Warn", "Ignore"):
             raise bad_request(f"fieldValidation parameter unsupported: {mode}")
-        if mode == "Ignore" or not isinstance(body, dict):
-            return []
-        unknown = schema.unknown_fields(body, kind.group, kind.version, kind.kind)
-        if unknown and mode == "Strict":
-            raise bad_request("strict decoding error: " + ", ".join(f'unknown field "{f}"' for f in unknown))
-        return unknown
+        if not isinstance(body, dict):
+            return
+        if mode == "Strict":
+            unknown = schema.unknown_fields(body, kind.group, kind.version, kind.kind)
+            if unknown:
+                raise bad_request("strict decoding error: " + ", ".join(f'unknown field "{f}"' for f in unknown))
+            return
+        dropped = schema.prune_unknown(body, kind.group, kind.version, kind.kind)
+        if mode == "Warn":
+            request[WARNINGS].extend(f'unknown field "{f}"' for f in dropped)
 
     def _prepare_write(self, request: web.Request, user: "UserInfo", kind: Kind, namespace: str, body: Any,
                        old: Obj | None, subresource: str | None = None) -> Any:

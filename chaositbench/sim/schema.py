@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -342,3 +343,23 @@ def type_mismatch(obj: dict[str, Any], group: str, version: str, kind: str) -> s
             if items is not None:
                 stack.extend((sub, items, path) for sub in reversed(value))
     return None
+
+
+_PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def prune_unknown(obj: dict[str, Any], group: str, version: str, kind: str) -> list[str]:
+    """Drop the fields of ``obj`` its schema does not declare (in place), as decoding does; return their paths."""
+    paths = unknown_fields(obj, group, version, kind)
+    for path in paths:
+        tokens = [(m.group(1), m.group(2)) for m in _PATH_TOKEN.finditer(path)]
+        container: Any = obj
+        for name, index in tokens[:-1]:
+            container = container[int(index)] if index is not None else container.get(name)
+            if not isinstance(container, (dict, list)):
+                break
+        else:
+            last, last_index = tokens[-1]
+            if isinstance(container, dict) and last_index is None:
+                container.pop(last, None)
+    return paths
