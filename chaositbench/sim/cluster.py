@@ -21,6 +21,7 @@ from .errors import unauthorized
 from .events import EventRecorder
 from .kinds import Kind, all_kinds, preferred
 from .logbook import LogBook
+from .network.dns import bootstrap_dns
 from .rbac import Authorizer, bootstrap_policy
 from .resources import Hooks, ResourceAPI
 from .store import Obj, Store
@@ -97,6 +98,7 @@ class Cluster:
             "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
             "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP",
                                                           "targetPort": 6443}]}})
+        bootstrap_dns(self.api)
 
     # -- life cycle ----------------------------------------------------------------
     async def start(self) -> None:
