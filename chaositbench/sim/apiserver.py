@@ -305,7 +305,7 @@ class APIServer:
         if _wants_table(request):
             return _json_response(self._table(request, kind, items, meta))
         return _json_response({"kind": f"{kind.kind}List", "apiVersion": kind.api_version, "metadata": meta,
-                               "items": [self.cluster.convert_out(kind, o) for o in items]})
+                               "items": items})
 
     async def read_body(self, request: web.Request, *, allow_yaml: bool = False) -> Any:
         """The request's object: JSON (YAML too if allowed), or Kubernetes protobuf as typed clients send it."""

@@ -20,6 +20,7 @@ from . import clock
 from .errors import (APIError, FieldError, already_exists, bad_request, conflict, forbidden, invalid, not_found)
 from .kinds import Kind, preferred
 from .selectors import LabelSelector, parse_field_selector, parse_label_selector
+from .conversion import from_storage, storage_kind, to_storage
 from .store import Obj, Store
 
 NAMESPACES = preferred("", "Namespace")
@@ -81,10 +82,11 @@ class ResourceAPI:
         obj = self.store.get(kind.storage_key, namespace if kind.namespaced else "", name)
         if obj is None:
             raise not_found(kind.plural, kind.group, name)
-        return obj
+        return from_storage(kind, obj)
 
     def try_get(self, kind: Kind, namespace: str, name: str) -> Obj | None:
-        return self.store.get(kind.storage_key, namespace if kind.namespaced else "", name)
+        obj = self.store.get(kind.storage_key, namespace if kind.namespaced else "", name)
+        return None if obj is None else from_storage(kind, obj)
 
     def list(self, kind: Kind, namespace: str | None = None, *, label_selector: str | LabelSelector | None = None,
              field_selector: str | None = None, limit: int | None = None,
@@ -104,12 +106,15 @@ class ResourceAPI:
             meta["continue"] = _encode_continue(rv, (last.get("namespace", ""), last["name"]))
             meta["remainingItemCount"] = len(matched) - limit
             matched = matched[:limit]
-        return matched, meta
+        return [from_storage(kind, o) for o in matched], meta
 
     # -- create --------------------------------------------------------------
     def create(self, kind: Kind, namespace: str, body: Obj, *, dry_run: bool = False) -> Obj:
         obj = copy.deepcopy(body)
         self._check_type(kind, obj)
+        if storage_kind(kind) is not kind:
+            return from_storage(kind, self.create(storage_kind(kind), namespace, to_storage(kind, obj),
+                                                  dry_run=dry_run))
         if obj.get("metadata") is None:
             obj["metadata"] = {}  # "metadata": null decodes as empty ObjectMeta
         meta = obj["metadata"]
@@ -143,6 +148,9 @@ class ResourceAPI:
                dry_run: bool = False) -> Obj:
         """PUT semantics: ``resourceVersion`` in the body is a precondition (409 when stale)."""
         self._check_type(kind, body)
+        if storage_kind(kind) is not kind:
+            return from_storage(kind, self.update(storage_kind(kind), namespace, name, to_storage(kind, body),
+                                                  subresource=subresource, dry_run=dry_run))
         old = self.get(kind, namespace, name)
         meta_in = body.get("metadata")
         if meta_in is None:
@@ -172,8 +180,7 @@ class ResourceAPI:
                 new.pop("status")
             return new
         new = copy.deepcopy(body)
-        new.setdefault("apiVersion", kind.api_version)
-        new.setdefault("kind", kind.kind)
+        new["apiVersion"], new["kind"] = kind.api_version, kind.kind
         if new.get("metadata") is None:
             new["metadata"] = {}
         meta = new["metadata"]
@@ -235,6 +242,10 @@ class ResourceAPI:
                grace_period: int | None = None, preconditions: dict[str, Any] | None = None,
                dry_run: bool = False) -> Obj:
         """DELETE: finalizers and graceful pod deletion leave the object terminating."""
+        if storage_kind(kind) is not kind:
+            return from_storage(kind, self.delete(storage_kind(kind), namespace, name, propagation=propagation,
+                                                  grace_period=grace_period, preconditions=preconditions,
+                                                  dry_run=dry_run))
         obj = self.get(kind, namespace, name)
         meta = obj["metadata"]
         pre = preconditions or {}
@@ -343,8 +354,7 @@ class ResourceAPI:
         if api_version and api_version != kind.api_version:
             raise bad_request(f"the API version in the data ({api_version}) does not match the expected API version "
                               f"({kind.api_version})")
-        obj.setdefault("apiVersion", kind.api_version)
-        obj.setdefault("kind", kind.kind)
+        obj["apiVersion"], obj["kind"] = kind.api_version, kind.kind
 
     @staticmethod
     def _check_namespace(kind: Kind, namespace: str, meta: dict[str, Any]) -> None:
