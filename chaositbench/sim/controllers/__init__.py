@@ -9,6 +9,7 @@ from .daemonset import DaemonSetController
 from .deployment import DeploymentController
 from .endpoints import EndpointsController
 from .endpointslice import EndpointSliceController
+from .eviction_manager import EvictionManager
 from .garbage_collector import GarbageCollector
 from .job import JobController
 from .kubelet import KubeletController
@@ -46,4 +47,5 @@ CONTROLLERS: list[Callable[["Cluster"], "Controller"]] = [
     VolumeBinder,
     NodeLifecycleController,
     TaintEvictionController,
+    EvictionManager,
 ]

@@ -1,0 +1,202 @@
+"""Node pressure and kubelet eviction: conditions, taints, events, evicted pods, replacements, recovery."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from chaositbench.sim import clock
+from chaositbench.sim.controllers.eviction_manager import (EvictionManager, limit_message, rank_for_eviction,
+                                                           ContainerUsage)
+from chaositbench.sim.controllers.node_lifecycle import NodeLifecycleController
+from chaositbench.sim.controllers.replicaset import ReplicaSetController
+from chaositbench.sim.controllers.scheduler import Scheduler
+from chaositbench.sim.kinds import preferred
+
+from controller_harness import NODES, PODS, Harness, container, run
+
+REPLICASETS = preferred("apps", "ReplicaSet")
+WORKER = "chaositbench-worker"
+GI = 1024 ** 3
+DISK_PRESSURE = ("node.kubernetes.io/disk-pressure", "NoSchedule")
+SCALE = 0.01  # monitoring every 0.1 s, pressure transition period 3 s
+
+
+def needs(**storage: str) -> dict[str, str]:
+    return {"chaositbench.io/needs": yaml.safe_dump({"app": {"ephemeralStorage": storage}})}
+
+
+def running_pod(h: Harness, name: str, *, node: str = WORKER, annotations: dict[str, str] | None = None,
+                **spec: Any) -> dict[str, Any]:
+    """A pod bound to ``node`` whose containers the test reports running (playing the kubelet)."""
+    body: dict[str, Any] = {"metadata": {"name": name, "annotations": annotations or {}},
+                            "spec": {"nodeName": node, "containers": [container()], **spec}}
+    return report_running(h, h.create(PODS, body))
+
+
+def report_running(h: Harness, pod: dict[str, Any]) -> dict[str, Any]:
+    def report(p: dict[str, Any]) -> None:
+        p["status"].update(phase="Running", containerStatuses=[
+            {"name": c["name"], "image": c["image"], "imageID": "", "ready": True, "restartCount": 0, "started": True,
+             "state": {"running": {"startedAt": clock.rfc3339()}}, "lastState": {}} for c in p["spec"]["containers"]])
+        p["status"]["conditions"] = [{"type": "Ready", "status": "True", "lastTransitionTime": clock.rfc3339()}]
+    return h.change(PODS, pod["metadata"]["name"], report, subresource="status")
+
+
+def annotate(h: Harness, key: str, value: str | None, node: str = WORKER) -> None:
+    def change(n: dict[str, Any]) -> None:
+        annotations = n["metadata"].setdefault("annotations", {})
+        if value is None:
+            annotations.pop(key, None)
+        else:
+            annotations[key] = value
+    h.change(NODES, node, change, "")
+
+
+def node_condition(h: Harness, type_: str, node: str = WORKER) -> dict[str, Any]:
+    return next(c for c in h.get(NODES, node, "")["status"]["conditions"] if c["type"] == type_)
+
+
+def taints(h: Harness, node: str = WORKER) -> set[tuple[str, str]]:
+    return {(t["key"], t["effect"]) for t in h.get(NODES, node, "")["spec"].get("taints") or []}
+
+
+def events(h: Harness, obj: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [(e["type"], e["reason"], e["message"]) for e in h.events_for(obj)]
+
+
+def evicted(h: Harness, name: str) -> dict[str, Any] | None:
+    pod = h.get(PODS, name)
+    return pod if pod and pod["status"].get("reason") == "Evicted" else None
+
+
+def test_node_disk_usage_sets_disk_pressure_taint_and_events_then_recovers_after_the_transition_period() -> None:
+    async def body() -> None:
+        async with Harness(EvictionManager, NodeLifecycleController, time_scale=SCALE) as h:
+            annotate(h, "chaositbench.io/node-disk-used", "90Gi")
+            await h.wait_for(lambda: DISK_PRESSURE in taints(h), what="disk-pressure taint")
+            cond = node_condition(h, "DiskPressure")
+            assert (cond["status"], cond["reason"], cond["message"]) == ("True", "KubeletHasDiskPressure",
+                                                                         "kubelet has disk pressure")
+            assert node_condition(h, "Ready")["status"] == "True"
+            assert node_condition(h, "MemoryPressure")["status"] == "False"
+            assert ("Normal", "NodeHasDiskPressure", f"Node {WORKER} status is now: NodeHasDiskPressure") in events(
+                h, h.get(NODES, WORKER, ""))
+            assert ("Warning", "EvictionThresholdMet", "Attempting to reclaim ephemeral-storage") in events(
+                h, h.get(NODES, WORKER, ""))
+
+            annotate(h, "chaositbench.io/node-disk-used", None)
+            await h.settle(1.0)  # within the 5 min (× 0.01) transition period the condition holds
+            assert node_condition(h, "DiskPressure")["status"] == "True"
+            await h.wait_for(lambda: node_condition(h, "DiskPressure")["status"] == "False", timeout=5.0,
+                             what="pressure lifted")
+            cond = node_condition(h, "DiskPressure")
+            assert (cond["reason"], cond["message"]) == ("KubeletHasNoDiskPressure", "kubelet has no disk pressure")
+            await h.wait_for(lambda: DISK_PRESSURE not in taints(h), what="taint removed")
+            assert ("Normal", "NodeHasNoDiskPressure", f"Node {WORKER} status is now: NodeHasNoDiskPressure") in events(
+                h, h.get(NODES, WORKER, ""))
+    run(body)
+
+
+def test_disk_pressure_evicts_the_pod_using_most_above_its_request_with_the_kubelets_status_and_event() -> None:
+    async def body() -> None:
+        async with Harness(EvictionManager, NodeLifecycleController, time_scale=SCALE) as h:
+            running_pod(h, "quiet", annotations=needs(usage="1Gi"),
+                        containers=[container(resources={"requests": {"ephemeral-storage": "2Gi"}})])
+            running_pod(h, "critical", annotations=needs(usage="1Gi"), priorityClassName="system-node-critical")
+            running_pod(h, "hog", annotations=needs(usage="83Gi"))
+            pod = await h.wait_for(lambda: evicted(h, "hog"), what="eviction")
+            message = ("The node was low on resource: ephemeral-storage. Threshold quantity: 10508926313, "
+                       "available: 7205816Ki. Container app was using 83Gi, request is 0, "
+                       "has larger consumption of ephemeral-storage. ")
+            status = pod["status"]
+            assert (status["phase"], status["reason"], status["message"]) == ("Failed", "Evicted", message)
+            target = next(c for c in status["conditions"] if c["type"] == "DisruptionTarget")
+            assert (target["status"], target["reason"], target["message"]) == ("True", "TerminationByKubelet", message)
+            assert next(c for c in status["conditions"] if c["type"] == "Ready")["status"] == "False"
+            assert ("Warning", "Evicted", message) in events(h, pod)
+            assert DISK_PRESSURE in taints(h)
+            await h.settle(0.5)  # five more monitoring intervals: the node has room again, nobody else goes
+            assert [p["metadata"]["name"] for p in h.items(PODS) if p["status"].get("reason") == "Evicted"] == ["hog"]
+    run(body)
+
+
+def test_pods_over_their_ephemeral_storage_limits_are_evicted_without_node_pressure() -> None:
+    async def body() -> None:
+        async with Harness(EvictionManager, time_scale=SCALE) as h:
+            limited = {"limits": {"ephemeral-storage": "1Gi"}}
+            running_pod(h, "writer", annotations=needs(usage="100Mi", writesPerMinute="1Gi"),
+                        containers=[container(resources=limited)])
+            pod = await h.wait_for(lambda: evicted(h, "writer"), timeout=5.0, what="limit eviction")
+            message = "Pod ephemeral local storage usage exceeds the total limit of containers 1Gi. "
+            assert (pod["status"]["phase"], pod["status"]["message"]) == ("Failed", message)
+            assert not any(c["type"] == "DisruptionTarget" for c in pod["status"]["conditions"])
+            assert ("Warning", "Evicted", message) in events(h, pod)
+            assert node_condition(h, "DiskPressure")["status"] == "False"
+    run(body)
+
+
+def test_container_over_its_own_limit_is_named() -> None:
+    pod = {"spec": {"containers": [container("big", resources={"limits": {"ephemeral-storage": "1Gi"}}),
+                                   container("small", resources={"limits": {"ephemeral-storage": "1Gi"}})]}}
+    usage = [ContainerUsage("big", 0, 1536 * 1024 ** 2), ContainerUsage("small", 0, 0)]
+    assert limit_message(pod, usage) == 'Container big exceeded its local ephemeral storage limit "1Gi". '
+    assert limit_message(pod, [ContainerUsage("big", 0, 3 * GI)]) == (
+        "Pod ephemeral local storage usage exceeds the total limit of containers 2Gi. ")
+    assert limit_message({"spec": {"containers": [container()]}}, [ContainerUsage("app", 0, 100 * GI)]) is None
+
+
+def test_pods_are_ranked_as_the_kubelet_ranks_them() -> None:
+    def pod(name: str, request: str | None = None, priority: int = 0) -> dict[str, Any]:
+        resources = {"requests": {"ephemeral-storage": request}} if request else {}
+        return {"metadata": {"name": name, "uid": name},
+                "spec": {"priority": priority, "containers": [container(resources=resources)]}}
+    pods = [pod("within-request", "10Gi"), pod("important-over", priority=1000), pod("small-over"),
+            pod("big-over"), pod("big-within", "50Gi")]
+    used = {"within-request": 5, "important-over": 40, "small-over": 1, "big-over": 30, "big-within": 45}
+    usages = {name: [ContainerUsage("app", 0, gib * GI)] for name, gib in used.items()}
+    ranked = [p["metadata"]["name"] for p in rank_for_eviction(pods, usages, "ephemeral-storage")]
+    assert ranked == ["big-over", "small-over", "important-over", "within-request", "big-within"]
+
+
+def test_memory_pressure_condition_taint_and_eviction() -> None:
+    async def body() -> None:
+        async with Harness(EvictionManager, NodeLifecycleController, time_scale=SCALE) as h:
+            memory = {"chaositbench.io/needs": yaml.safe_dump({"app": {"memory": {"workingSet": "64Mi"}}})}
+            running_pod(h, "greedy", annotations=memory,
+                        containers=[container(resources={"requests": {"memory": "32Mi"}})])
+            annotate(h, "chaositbench.io/node-memory-used", "15.5Gi")
+            pod = await h.wait_for(lambda: evicted(h, "greedy"), what="memory eviction")
+            assert pod["status"]["message"] == (
+                "The node was low on resource: memory. Threshold quantity: 100Mi, available: 56120Ki. "
+                "Container app was using 64Mi, request is 32Mi, has larger consumption of memory. ")
+            cond = node_condition(h, "MemoryPressure")
+            assert (cond["status"], cond["reason"], cond["message"]) == (
+                "True", "KubeletHasInsufficientMemory", "kubelet has insufficient memory available")
+            await h.wait_for(lambda: ("node.kubernetes.io/memory-pressure", "NoSchedule") in taints(h), what="taint")
+            assert ("Normal", "NodeHasInsufficientMemory",
+                    f"Node {WORKER} status is now: NodeHasInsufficientMemory") in events(h, h.get(NODES, WORKER, ""))
+    run(body)
+
+
+def test_evicted_pod_stays_listed_and_its_replicaset_replaces_it_on_another_node() -> None:
+    async def body() -> None:
+        async with Harness(EvictionManager, NodeLifecycleController, ReplicaSetController, Scheduler,
+                           time_scale=SCALE) as h:
+            template = {"metadata": {"labels": {"app": "writer"}, "annotations": needs(usage="5Gi")},
+                        "spec": {"containers": [container()]}}
+            h.create(REPLICASETS, {"metadata": {"name": "writer"}, "spec": {
+                "replicas": 1, "selector": {"matchLabels": {"app": "writer"}}, "template": template}})
+            first = await h.wait_for(lambda: next((p for p in h.items(PODS) if p["spec"].get("nodeName")), None),
+                                     what="scheduled pod")
+            node = first["spec"]["nodeName"]
+            report_running(h, first)
+            annotate(h, "chaositbench.io/node-disk-used", "83Gi", node)
+            await h.wait_for(lambda: evicted(h, first["metadata"]["name"]), what="eviction")
+            replacement = await h.wait_for(
+                lambda: next((p for p in h.items(PODS) if p["metadata"]["name"] != first["metadata"]["name"]
+                              and p["spec"].get("nodeName")), None), what="replacement scheduled")
+            assert replacement["spec"]["nodeName"] != node
+            assert h.get(PODS, first["metadata"]["name"])["status"]["phase"] == "Failed"
+    run(body)
