@@ -21,7 +21,7 @@ from .errors import unauthorized
 from .events import EventRecorder
 from .kinds import Kind, all_kinds, preferred
 from .logbook import LogBook
-from .network.dns import bootstrap_dns
+from .network import Network, bootstrap_dns
 from .rbac import Authorizer, bootstrap_policy
 from .resources import Hooks, ResourceAPI
 from .store import Obj, Store
@@ -81,6 +81,7 @@ class Cluster:
         self.events = EventRecorder(self.api)
         self.authenticator = TokenAuthenticator(sa_exists=self._service_account_exists, sa_uid=self._service_account_uid)
         self.authorizer = Authorizer(self._list_for_rbac)
+        self.network = Network(self)
         self.metrics: MetricsProvider | None = None
         self.controllers: list[Controller] = []
         self._tasks: list[asyncio.Task[None]] = []
