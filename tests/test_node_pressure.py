@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import re
+import time
+from typing import Any, Callable, Iterator
 
+import pytest
 import yaml
 
 from chaositbench.sim import clock
-from chaositbench.sim.controllers.eviction_manager import (EvictionManager, limit_message, rank_for_eviction,
-                                                           ContainerUsage)
+from chaositbench.sim.controllers.eviction_manager import (ContainerUsage, EvictionManager, limit_message,
+                                                           rank_for_eviction)
 from chaositbench.sim.controllers.node_lifecycle import NodeLifecycleController
 from chaositbench.sim.controllers.replicaset import ReplicaSetController
 from chaositbench.sim.controllers.scheduler import Scheduler
 from chaositbench.sim.kinds import preferred
+from chaositbench.sim.server import SimServer
 
+from conftest import Kubectl
 from controller_harness import NODES, PODS, Harness, container, run
 
 REPLICASETS = preferred("apps", "ReplicaSet")
@@ -200,3 +206,123 @@ def test_evicted_pod_stays_listed_and_its_replicaset_replaces_it_on_another_node
             assert replacement["spec"]["nodeName"] != node
             assert h.get(PODS, first["metadata"]["name"])["status"]["phase"] == "Failed"
     run(body)
+
+
+# -- through the real kubectl ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def fast_kubectl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
+    """The real kubectl against a cluster of its own at time scale 0.01 (pressure transition 3 s, NoExecute 300 s → 3 s)."""
+    server = SimServer(time_scale=SCALE).start()
+    try:
+        config = server.write_kubeconfig(tmp_path_factory.mktemp("pressure") / "config")
+        yield Kubectl(config, tmp_path_factory.mktemp("pressure-cache"))
+    finally:
+        server.stop()
+
+
+def eventually(probe: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def deployment(name: str, replicas: int, **pod_spec: Any) -> str:
+    return yaml.safe_dump({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name}, "spec": {
+        "replicas": replicas, "selector": {"matchLabels": {"app": name}},
+        "template": {"metadata": {"labels": {"app": name}},
+                     "spec": {"containers": [container()], "terminationGracePeriodSeconds": 1, **pod_spec}}}})
+
+
+def pods_by_node(kubectl: Kubectl, app: str) -> dict[str, str]:
+    """Running, non-terminating pods of ``app`` → their node."""
+    items = json.loads(kubectl("get", "pods", "-l", f"app={app}", "-o", "json"))["items"]
+    return {p["metadata"]["name"]: p["spec"].get("nodeName", "") for p in items
+            if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")}
+
+
+def test_disk_pressure_as_kubectl_shows_it_and_new_pods_stay_off_the_node(fast_kubectl: Kubectl) -> None:
+    kubectl, node = fast_kubectl, "chaositbench-worker3"
+    assert f"node/{node} annotated" in kubectl("annotate", "node", node, "chaositbench.io/node-disk-used=90Gi")
+    described = eventually(lambda: (lambda out: out if "disk-pressure:NoSchedule" in out else None)(
+        kubectl("describe", "node", node)), "the disk-pressure taint")
+    assert re.search(r"Taints:\s+node\.kubernetes\.io/disk-pressure:NoSchedule", described)
+    assert re.search(r"DiskPressure\s+True\s.*KubeletHasDiskPressure\s+kubelet has disk pressure", described)
+    assert re.search(r"Ready\s+True\s.*KubeletReady\s+kubelet is posting ready status", described)
+    events = kubectl("get", "events", "--field-selector", f"involvedObject.name={node}")
+    assert re.search(rf"Normal\s+NodeHasDiskPressure\s+node/{node}\s+Node {node} status is now: NodeHasDiskPressure",
+                     events)
+    assert re.search(r"Warning\s+EvictionThresholdMet\s+.*Attempting to reclaim ephemeral-storage", events)
+    assert re.search(rf"{node}\s+Ready\s", kubectl("get", "nodes"))
+
+    kubectl("apply", "-f", "-", input=deployment("spread", 6))
+    placed = eventually(lambda: (lambda p: p if len(p) == 6 else None)(pods_by_node(kubectl, "spread")), "6 pods")
+    assert node not in placed.values()
+
+    kubectl("annotate", "node", node, "chaositbench.io/node-disk-used-")
+    described = eventually(lambda: (lambda out: out if re.search(r"Taints:\s+<none>", out) else None)(
+        kubectl("describe", "node", node)), "pressure lifted after the transition period")
+    assert re.search(r"DiskPressure\s+False\s.*KubeletHasNoDiskPressure\s+kubelet has no disk pressure", described)
+    assert "NodeHasNoDiskPressure" in kubectl("get", "events", "--field-selector", f"involvedObject.name={node}")
+    kubectl("delete", "deployment", "spread")
+
+
+def test_cordon_drain_uncordon_with_kubectl(fast_kubectl: Kubectl) -> None:
+    kubectl = fast_kubectl
+    kubectl("apply", "-f", "-", input=deployment("web", 3, volumes=[{"name": "scratch", "emptyDir": {}}]))
+    kubectl("apply", "-f", "-", input=yaml.safe_dump({
+        "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"}, "spec": {
+            "selector": {"matchLabels": {"app": "agent"}},
+            "template": {"metadata": {"labels": {"app": "agent"}}, "spec": {"containers": [container()]}}}}))
+    placed = eventually(lambda: (lambda p: p if len(p) == 3 else None)(pods_by_node(kubectl, "web")), "3 web pods")
+    node = sorted(placed.values())[0]
+    eventually(lambda: node in pods_by_node(kubectl, "agent").values(), "the daemon pod on the node")
+
+    assert kubectl("cordon", node).strip() == f"node/{node} cordoned"
+    assert re.search(rf"{node}\s+Ready,SchedulingDisabled\s", kubectl("get", "nodes"))
+    refused = kubectl.run("drain", node, "--timeout=20s", check=False)
+    assert refused.returncode != 0 and "cannot delete" in refused.stderr
+    drained = kubectl.run("drain", node, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=30s")
+    output = drained.stdout + drained.stderr
+    assert "evicting pod default/web-" in output and f"node/{node} drained" in output
+    after = eventually(lambda: (lambda p: p if len(p) == 3 and node not in p.values() else None)(
+        pods_by_node(kubectl, "web")), "web pods rescheduled off the drained node")
+    assert len(after) == 3
+    assert node in pods_by_node(kubectl, "agent").values()  # DaemonSet pods stay
+
+    assert kubectl("uncordon", node).strip() == f"node/{node} uncordoned"
+    assert re.search(rf"{node}\s+Ready\s", kubectl("get", "nodes"))
+    kubectl("delete", "deployment", "web")
+    kubectl("delete", "daemonset", "agent")
+
+
+def test_not_ready_node_is_tainted_and_its_pods_are_evicted_after_the_scaled_toleration(fast_kubectl: Kubectl) -> None:
+    kubectl = fast_kubectl
+    kubectl("apply", "-f", "-", input=deployment("api", 3))
+    placed = eventually(lambda: (lambda p: p if len(p) == 3 else None)(pods_by_node(kubectl, "api")), "3 api pods")
+    node = sorted(placed.values())[0]
+    lost = [name for name, on in placed.items() if on == node]
+    unknown = {"status": {"conditions": [{"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown",
+                                          "message": "Kubelet stopped posting node status."}]}}
+    kubectl("patch", "node", node, "--subresource=status", "-p", json.dumps(unknown))
+    eventually(lambda: re.search(rf"{node}\s+NotReady\s", kubectl("get", "nodes")), "NotReady")
+    taints = eventually(lambda: (lambda t: t if len(t) == 2 else None)(
+        json.loads(kubectl("get", "node", node, "-o", "json"))["spec"].get("taints") or []), "unreachable taints")
+    assert {(t["key"], t["effect"]) for t in taints} == {("node.kubernetes.io/unreachable", "NoSchedule"),
+                                                         ("node.kubernetes.io/unreachable", "NoExecute")}
+    started = time.monotonic()
+    for name in lost:  # default toleration: 300 s, i.e. 3 s at this time scale
+        eventually(lambda: f"Marking for deletion Pod default/{name}" in kubectl(
+            "get", "events", "--field-selector", f"involvedObject.name={name}"), f"eviction of {name}")
+    assert time.monotonic() - started > 1.5
+    eventually(lambda: (lambda p: p if len(p) == 3 and node not in p.values() else None)(
+        pods_by_node(kubectl, "api")), "replacements on Ready nodes")
+    ready = {"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                                        "message": "kubelet is posting ready status"}]}}
+    kubectl("patch", "node", node, "--subresource=status", "-p", json.dumps(ready))
+    eventually(lambda: not json.loads(kubectl("get", "node", node, "-o", "json"))["spec"].get("taints"), "taints lifted")
+    kubectl("delete", "deployment", "api")

@@ -3,8 +3,10 @@
 A pod on a node with a NoExecute taint it does not tolerate is evicted at
 once; one that tolerates every such taint but only for ``tolerationSeconds``
 is evicted when the shortest of those runs out, counted from the taint's
-``timeAdded``; tolerating without a time limit keeps it there. Eviction marks
-the pod ``DisruptionTarget`` (``DeletionByTaintManager``), records
+``timeAdded`` in simulated seconds (scaled by the cluster's ``time_scale``: the
+default 300 s of ``not-ready``/``unreachable`` take 3 s at 0.01); tolerating
+without a time limit keeps it there. Eviction marks the pod
+``DisruptionTarget`` (``DeletionByTaintManager``), records
 ``TaintManagerEviction`` "Marking for deletion Pod <ns>/<name>" and deletes it;
 a scheduled eviction whose taint goes away first is cancelled with a
 "Cancelling deletion" event.
@@ -32,8 +34,11 @@ REASON = "DeletionByTaintManager"
 MESSAGE = "Taint manager: deleting due to NoExecute taint"
 
 
-def eviction_time(pod: Obj, taints: list[dict[str, Any]], now: datetime) -> datetime | None:
-    """When ``pod`` must leave a node with these NoExecute ``taints`` (None: it may stay)."""
+def eviction_time(pod: Obj, taints: list[dict[str, Any]], now: datetime, time_scale: float = 1.0) -> datetime | None:
+    """When ``pod`` must leave a node with these NoExecute ``taints`` (None: it may stay).
+
+    ``tolerationSeconds`` are simulated seconds: they count ``time_scale`` times as fast.
+    """
     tolerations = (pod.get("spec") or {}).get("tolerations") or []
     deadline: datetime | None = None
     for taint in taints:
@@ -44,7 +49,7 @@ def eviction_time(pod: Obj, taints: list[dict[str, Any]], now: datetime) -> date
         if len(limits) < len(matching):
             continue  # some toleration has no time limit
         since = clock.parse(taint.get("timeAdded")) or now
-        due = since + timedelta(seconds=max(min(limits), 0))
+        due = since + timedelta(seconds=max(min(limits), 0) * time_scale)
         deadline = due if deadline is None else min(deadline, due)
     return deadline
 
@@ -80,7 +85,7 @@ class TaintEvictionController(Controller):
             if is_terminal(pod) or is_terminating(pod):
                 continue
             uid = pod["metadata"]["uid"]
-            due = eviction_time(pod, taints, now) if taints else None
+            due = eviction_time(pod, taints, now, self.cluster.time_scale) if taints else None
             if due is None:
                 if self._scheduled.pop(uid, None) is not None:
                     self._event(pod, "Cancelling deletion")
