@@ -1,4 +1,4 @@
-"""Subresources (status, scale, log, eviction, binding, token, finalize) and virtual kinds (reviews, metrics)."""
+"""Subresources (status, scale, log, exec, eviction, binding, token, finalize) and virtual kinds (reviews, metrics)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from aiohttp import web
 from . import auth, clock, patch, rbac
 from .errors import (APIError, FieldError, bad_request, conflict, invalid, method_not_allowed, not_found,
                      resource_not_found)
+from .exec_stream import handle_exec
 from .kinds import Kind, preferred
 from .request import ResourcePath
 from .selectors import selector_from_object, selector_to_string
@@ -43,6 +44,8 @@ async def handle(server: "APIServer", request: web.Request, user: "UserInfo", ta
         return await _status(server, request, user, target, verb)
     if sub == "scale":
         return await _scale(server, request, target, verb)
+    if sub == "exec":
+        return await handle_exec(server, request, user, target, verb)
     if sub == "log" and verb == "get":
         return await _log(server, request, target)
     if sub == "eviction" and verb == "create":
