@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 
+from .apps import APPS, AppError
 from .sim.server import serve_forever
 
 
@@ -19,8 +20,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--kubeconfig", required=True, help="where to write the admin kubeconfig once ready")
     serve.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    serve.add_argument("--app", choices=["none"], default="none",
-                       help="application to deploy at start (the demo app arrives with the behaviour model)")
+    serve.add_argument("--app", choices=["none", *sorted(APPS)], default="none",
+                       help="application to deploy at start; the kubeconfig is written once it is healthy "
+                            "(demo: the chart helm/chaositbench-demo)")
     serve.add_argument("--time-scale", type=float, default=1.0,
                        help="multiply simulated delays (start-up, back-off); <1 is faster than reality")
     return parser
@@ -35,9 +37,12 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         try:
             asyncio.run(serve_forever(args.kubeconfig, host=args.host, port=args.port, time_scale=args.time_scale,
-                                      announce=lambda msg: print(msg, flush=True)))
+                                      announce=lambda msg: print(msg, flush=True), app=args.app))
         except OSError as exc:
             print(f"chaositbench: cannot serve on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        except AppError as exc:
+            print(f"chaositbench: app {args.app}: {exc}", file=sys.stderr)
             return 1
         return 0
     return 2

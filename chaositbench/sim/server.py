@@ -8,31 +8,38 @@ binds its own port (an ephemeral one by default).
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from ..apps import install_app
 from .apiserver import APIServer
 from .cluster import Cluster, ClusterOptions
 from .kubeconfig import kubeconfig, write_kubeconfig
 from .tls import ServingCertificates
 
 READY_TIMEOUT_S = 30.0
+#: How long an app deployed at start (``app=``) may take to become healthy.
+APP_READY_TIMEOUT_S = 120.0
 
 
 class SimServer:
     """A simulated cluster served on ``127.0.0.1:port`` from a background thread."""
 
-    def __init__(self, *, port: int = 0, host: str = "127.0.0.1", time_scale: float = 1.0) -> None:
+    def __init__(self, *, port: int = 0, host: str = "127.0.0.1", time_scale: float = 1.0, app: str = "none",
+                 announce: Callable[[str], None] | None = None) -> None:
         self.host, self.port = host, port
         self.time_scale = time_scale
+        self.app, self.announce = app, announce
         self.cluster: Cluster | None = None
         self.certificates: ServingCertificates | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -46,13 +53,19 @@ class SimServer:
         return f"https://{self.host}:{self.port}"
 
     def start(self) -> "SimServer":
-        """Start serving; returns once the API answers (raises what start-up raised)."""
+        """Start serving; returns once the API answers and the app (if any) is healthy (raises what start-up raised)."""
         self._thread = threading.Thread(target=self._run, name=f"chaositbench-sim:{self.port}", daemon=True)
         self._thread.start()
         if not self._ready.wait(READY_TIMEOUT_S):
             raise RuntimeError(f"simulated cluster did not start within {READY_TIMEOUT_S:.0f}s")
         if self._error is not None:
             raise self._error
+        if self.app != "none":
+            try:
+                install_app(self, self.app, timeout=APP_READY_TIMEOUT_S, announce=self.announce)
+            except BaseException:
+                self.stop()
+                raise
         return self
 
     def _run(self) -> None:
@@ -123,18 +136,22 @@ async def start_cluster(host: str, port: int, time_scale: float
 
 
 async def serve_forever(kubeconfig_path: str, *, host: str, port: int, time_scale: float,
-                        announce: Any = print) -> None:
-    """Serve until SIGINT/SIGTERM; write the admin kubeconfig once ready."""
+                        announce: Any = print, app: str = "none") -> None:
+    """Serve until SIGINT/SIGTERM; write the admin kubeconfig once ready (with ``app`` deployed and healthy)."""
     runner, cluster, certificates = await start_cluster(host, port, time_scale)
     bound = runner.addresses[0][1]
-    write_kubeconfig(kubeconfig_path, kubeconfig(f"https://{host}:{bound}", cluster.admin_token(),
-                                                 certificates.ca_pem))
-    announce(f"simulated cluster ready at https://{host}:{bound}; kubeconfig written to {kubeconfig_path}")
+    admin = kubeconfig(f"https://{host}:{bound}", cluster.admin_token(), certificates.ca_pem)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        if app != "none":
+            announce(f"simulated cluster serving at https://{host}:{bound}; deploying app {app}")
+            await loop.run_in_executor(None, functools.partial(
+                install_app, admin, app, timeout=APP_READY_TIMEOUT_S, announce=announce))
+        write_kubeconfig(kubeconfig_path, admin)
+        announce(f"simulated cluster ready at https://{host}:{bound}; kubeconfig written to {kubeconfig_path}")
         await stop.wait()
     finally:
         await cluster.stop()
@@ -145,24 +162,26 @@ async def serve_forever(kubeconfig_path: str, *, host: str, port: int, time_scal
 class SimProcess:
     """``chaositbench sim serve`` in a subprocess; ready once its kubeconfig exists."""
 
-    def __init__(self, kubeconfig_path: str | os.PathLike[str], *, port: int = 0, time_scale: float = 1.0) -> None:
+    def __init__(self, kubeconfig_path: str | os.PathLike[str], *, port: int = 0, time_scale: float = 1.0,
+                 app: str = "none") -> None:
         self.kubeconfig_path = Path(kubeconfig_path)
-        self.port, self.time_scale = port, time_scale
+        self.port, self.time_scale, self.app = port, time_scale, app
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> "SimProcess":
         self.kubeconfig_path.unlink(missing_ok=True)
         cmd = [sys.executable, "-m", "chaositbench", "sim", "serve", "--kubeconfig", str(self.kubeconfig_path),
-               "--port", str(self.port), "--time-scale", str(self.time_scale)]
+               "--port", str(self.port), "--time-scale", str(self.time_scale), "--app", self.app]
         self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + READY_TIMEOUT_S
+        limit = READY_TIMEOUT_S + (APP_READY_TIMEOUT_S if self.app != "none" else 0)
+        deadline = time.monotonic() + limit
         while not self.kubeconfig_path.exists():
             if self.process.poll() is not None:
                 err = self.process.stderr.read().decode() if self.process.stderr else ""
                 raise RuntimeError(f"chaositbench sim serve exited with {self.process.returncode}: {err.strip()}")
             if time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"simulated cluster did not start within {READY_TIMEOUT_S:.0f}s")
+                raise RuntimeError(f"simulated cluster did not start within {limit:.0f}s")
             time.sleep(0.02)
         return self
 
