@@ -282,10 +282,21 @@ def test_cordon_drain_uncordon_with_kubectl(fast_kubectl: Kubectl) -> None:
     node = sorted(placed.values())[0]
     eventually(lambda: node in pods_by_node(kubectl, "agent").values(), "the daemon pod on the node")
 
+    kubectl("apply", "-f", "-", input=yaml.safe_dump({
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "web"},
+        "spec": {"minAvailable": 3, "selector": {"matchLabels": {"app": "web"}}}}))
+    eventually(lambda: re.search(r"web\s+3\s+N/A\s+0\s", kubectl("get", "pdb")), "PDB status: 3 healthy, 0 allowed")
+
     assert kubectl("cordon", node).strip() == f"node/{node} cordoned"
     assert re.search(rf"{node}\s+Ready,SchedulingDisabled\s", kubectl("get", "nodes"))
     refused = kubectl.run("drain", node, "--timeout=20s", check=False)
     assert refused.returncode != 0 and "cannot delete" in refused.stderr
+    blocked = kubectl.run("drain", node, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=2s", check=False)
+    assert blocked.returncode != 0
+    assert "Cannot evict pod as it would violate the pod's disruption budget." in blocked.stderr
+    assert set(pods_by_node(kubectl, "web")) == set(placed)  # nothing was evicted
+    kubectl("patch", "pdb", "web", "--type=merge", "-p", '{"spec": {"minAvailable": 2}}')
+    eventually(lambda: re.search(r"web\s+2\s+N/A\s+1\s", kubectl("get", "pdb")), "PDB allows one disruption")
     drained = kubectl.run("drain", node, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=30s")
     output = drained.stdout + drained.stderr
     assert "evicting pod default/web-" in output and f"node/{node} drained" in output
@@ -298,6 +309,7 @@ def test_cordon_drain_uncordon_with_kubectl(fast_kubectl: Kubectl) -> None:
     assert re.search(rf"{node}\s+Ready\s", kubectl("get", "nodes"))
     kubectl("delete", "deployment", "web")
     kubectl("delete", "daemonset", "agent")
+    kubectl("delete", "pdb", "web")
 
 
 def test_not_ready_node_is_tainted_and_its_pods_are_evicted_after_the_scaled_toleration(fast_kubectl: Kubectl) -> None:

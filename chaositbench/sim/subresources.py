@@ -11,19 +11,19 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from . import auth, clock, patch, rbac
-from .errors import (APIError, FieldError, bad_request, conflict, invalid, method_not_allowed, not_found,
+from .controllers.disruption import admit_eviction
+from .errors import (FieldError, bad_request, conflict, invalid, method_not_allowed, not_found,
                      resource_not_found)
 from .exec_stream import handle_exec
-from .kinds import Kind, preferred
+from .kinds import Kind
 from .request import ResourcePath
-from .selectors import selector_from_object, selector_to_string
+from .selectors import selector_to_string
 from .store import Obj
 
 if TYPE_CHECKING:
     from .apiserver import APIServer
     from .auth import UserInfo
 
-PDBS = preferred("policy", "PodDisruptionBudget")
 LOG_FOLLOW_POLL_S = 0.25
 
 
@@ -216,19 +216,7 @@ async def _eviction(server: "APIServer", request: web.Request, target: ResourceP
     body = await server.read_body(request)
     if not isinstance(body, dict):
         raise bad_request("Eviction must be an object")
-    pod = server.api.get(target.kind, ns, name)
-    if (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
-        labels = pod["metadata"].get("labels") or {}
-        for pdb in server.api.list(PDBS, ns)[0]:
-            if not selector_from_object((pdb.get("spec") or {}).get("selector"), null_matches_nothing=True).matches(labels):
-                continue
-            status = pdb.get("status") or {}
-            if status.get("disruptionsAllowed", 0) < 1:
-                raise APIError(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget.",
-                               {"causes": [{"reason": "DisruptionBudget", "message":
-                                            f"The disruption budget {pdb['metadata']['name']} needs "
-                                            f"{status.get('desiredHealthy', 0)} healthy pods and has "
-                                            f"{status.get('currentHealthy', 0)} currently"}]})
+    admit_eviction(server.api, server.api.get(target.kind, ns, name))
     options = body.get("deleteOptions") or {}
     server.api.delete(target.kind, ns, name, grace_period=options.get("gracePeriodSeconds"),
                       preconditions=options.get("preconditions"))

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Callable
 from .cronjob import CronJobController
 from .daemonset import DaemonSetController
 from .deployment import DeploymentController
+from .disruption import DisruptionController
 from .endpoints import EndpointsController
 from .endpointslice import EndpointSliceController
 from .eviction_manager import EvictionManager
@@ -48,4 +49,5 @@ CONTROLLERS: list[Callable[["Cluster"], "Controller"]] = [
     NodeLifecycleController,
     TaintEvictionController,
     EvictionManager,
+    DisruptionController,
 ]
