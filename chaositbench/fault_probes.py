@@ -1,0 +1,37 @@
+"""Chaos Toolkit probes about catalog faults: is the injected fault's symptom visible?"""
+
+from __future__ import annotations
+
+import time
+
+from chaoslib.types import Configuration, Secrets
+
+from .catalog import load_fault
+from .faults import read_record, run_dir
+from .symptoms import symptom_visible
+from .target import connect
+
+__all__ = ["fault_symptom_visible"]
+POLL_INTERVAL_S = 0.5
+
+
+def fault_symptom_visible(fault: str, timeout_s: float = 60.0, configuration: Configuration = None,
+                          secrets: Secrets = None) -> bool:
+    """Whether the symptom of catalog fault ``fault`` shows within ``timeout_s`` seconds.
+
+    Polls the built-in check the catalog entry declares (``symptom``); a tolerance of
+    ``true`` in the experiment proves the incident is real before the agent starts.
+    """
+    symptom = load_fault(fault, configuration).symptom
+    directory = run_dir(configuration)
+    injections = [i for i in read_record(directory)["injections"] if i["fault"] == fault and not i["removed"]]
+    node = next((c["name"] for i in injections for c in i["changes"] if c["op"] == "node"), None)
+    target = connect(configuration, directory)
+    deadline = time.monotonic() + timeout_s
+    with target.api_client() as api:
+        while True:
+            if symptom_visible(api, symptom, node):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(POLL_INTERVAL_S)

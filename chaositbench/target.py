@@ -1,0 +1,193 @@
+"""Which cluster a run talks to: the one place that decides it, and refuses unsafe targets.
+
+Default: a fresh embedded simulated cluster, served by ``chaositbench sim serve`` in a
+subprocess with its admin kubeconfig in a temporary directory, stopped when the run (the
+Python process) ends. A real cluster is used only when asked for explicitly::
+
+    CHAOSITBENCH_CLUSTER=kubeconfig CHAOSITBENCH_CONTEXT=my-context \
+        [CHAOSITBENCH_KUBECONFIG=path | KUBECONFIG=path] chaos run experiments/netpol.json
+
+or with the experiment configuration keys ``chaositbench_cluster``, ``chaositbench_context``
+and ``chaositbench_kubeconfig`` (configuration wins over the environment). The context must
+be named: the current kube context is never used silently.
+
+When a run directory is given, the chosen target is written to ``<run_dir>/target.json`` so
+that another process (a rollback run separately) talks to the same cluster.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import urllib3
+import yaml
+from chaoslib.exceptions import ActivityFailed
+from chaoslib.types import Configuration
+from kubernetes import client, config
+from kubernetes.dynamic import DynamicClient
+
+from .sim.server import SimProcess
+
+SIM, KUBECONFIG = "sim", "kubeconfig"
+TARGET_FILE = "target.json"
+REACHABILITY_TIMEOUT_S = 5.0
+#: cluster-scoped kinds a fault may write (everything else cluster-scoped is refused)
+CLUSTER_SCOPED_WRITABLE = frozenset({"Node"})
+
+_started: dict[Path, SimProcess] = {}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A cluster to talk to, and the namespaces a run may write to in it."""
+
+    kind: str
+    kubeconfig: Path
+    context: str | None
+    server: str
+    prometheus_url: str | None = None
+    namespaces: frozenset[str] = frozenset()
+
+    def api_client(self) -> client.ApiClient:
+        """A new official-client ApiClient for this cluster (the caller closes it)."""
+        return config.new_client_from_config(config_file=str(self.kubeconfig), context=self.context)
+
+    def dynamic_client(self) -> DynamicClient:
+        """A dynamic client (any kind by apiVersion/kind) for this cluster."""
+        return DynamicClient(self.api_client())
+
+    def allowing(self, namespaces: Iterable[str]) -> "Target":
+        """This target with ``namespaces`` as its write allow-list."""
+        return dataclasses.replace(self, namespaces=frozenset(namespaces))
+
+    def check_write(self, kind: str, namespace: str | None, name: str) -> None:
+        """Refuse (ActivityFailed) a write outside the allow-list before it is sent."""
+        if namespace is None:
+            if kind not in CLUSTER_SCOPED_WRITABLE:
+                raise ActivityFailed(f"refusing to write cluster-scoped {kind} {name!r}: only "
+                                     f"{', '.join(sorted(CLUSTER_SCOPED_WRITABLE))} may be changed")
+            return
+        if namespace not in self.namespaces:
+            allowed = ", ".join(sorted(self.namespaces)) or "none"
+            raise ActivityFailed(f"refusing to write {kind} {namespace}/{name}: namespace {namespace!r} is "
+                                 f"outside this scenario's namespaces ({allowed})")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "kubeconfig": str(self.kubeconfig), "context": self.context,
+                "server": self.server, "prometheus_url": self.prometheus_url}
+
+
+def _setting(configuration: Configuration | None, key: str, env: str) -> str | None:
+    value = (configuration or {}).get(key)
+    if value in (None, ""):
+        value = os.environ.get(env) or None
+    return None if value is None else str(value)
+
+
+def connect(configuration: Configuration | None = None, run_dir: str | os.PathLike[str] | None = None) -> Target:
+    """The target of this run: the one recorded in ``run_dir`` if any, else a newly chosen one.
+
+    Raises ActivityFailed with what to check when the cluster cannot be reached or the
+    choice is incomplete (unknown cluster kind, no context named, context not in the kubeconfig).
+    """
+    recorded = Path(run_dir) / TARGET_FILE if run_dir is not None else None
+    if recorded is not None and recorded.exists():
+        data = json.loads(recorded.read_text())
+        target = Target(kind=data["kind"], kubeconfig=Path(data["kubeconfig"]), context=data["context"],
+                        server=data["server"], prometheus_url=data.get("prometheus_url"))
+        check_reachable(target)
+        return target
+    choice = _setting(configuration, "chaositbench_cluster", "CHAOSITBENCH_CLUSTER") or SIM
+    prometheus_url = _setting(configuration, "chaositbench_prometheus_url", "CHAOSITBENCH_PROMETHEUS_URL")
+    if choice == SIM:
+        target = _start_sim(configuration, prometheus_url)
+    elif choice == KUBECONFIG:
+        target = _from_kubeconfig(configuration, prometheus_url)
+    else:
+        raise ActivityFailed(f"unknown cluster {choice!r} (CHAOSITBENCH_CLUSTER / chaositbench_cluster): "
+                             f"use {SIM!r} (the default) or {KUBECONFIG!r}")
+    check_reachable(target)
+    if recorded is not None:
+        recorded.parent.mkdir(parents=True, exist_ok=True)
+        recorded.write_text(json.dumps(target.to_json(), indent=2))
+    return target
+
+
+def release(target: Target) -> None:
+    """Stop the simulated cluster behind ``target`` if this process started it (else nothing)."""
+    process = _started.pop(target.kubeconfig, None)
+    if process is not None:
+        process.stop()
+
+
+def _start_sim(configuration: Configuration | None, prometheus_url: str | None) -> Target:
+    time_scale = float(_setting(configuration, "chaositbench_sim_time_scale", "CHAOSITBENCH_SIM_TIME_SCALE") or 1.0)
+    kubeconfig = Path(tempfile.mkdtemp(prefix="chaositbench-sim-")) / "kubeconfig"
+    try:
+        process = SimProcess(kubeconfig, time_scale=time_scale).start()
+    except RuntimeError as exc:
+        raise ActivityFailed(f"could not start the embedded simulated cluster: {exc}") from exc
+    _started[kubeconfig] = process
+    atexit.register(process.stop)
+    return Target(kind=SIM, kubeconfig=kubeconfig, context=None, server=_server_of(kubeconfig, None),
+                  prometheus_url=prometheus_url)
+
+
+def _from_kubeconfig(configuration: Configuration | None, prometheus_url: str | None) -> Target:
+    context = _setting(configuration, "chaositbench_context", "CHAOSITBENCH_CONTEXT")
+    path = (_setting(configuration, "chaositbench_kubeconfig", "CHAOSITBENCH_KUBECONFIG")
+            or (os.environ.get("KUBECONFIG") or "").split(os.pathsep)[0]
+            or str(Path.home() / ".kube" / "config"))
+    if not context:
+        raise ActivityFailed("CHAOSITBENCH_CLUSTER=kubeconfig needs a context named explicitly "
+                             "(CHAOSITBENCH_CONTEXT or chaositbench_context): the current kube context is never "
+                             "used implicitly")
+    kubeconfig = Path(path).expanduser()
+    if not kubeconfig.is_file():
+        raise ActivityFailed(f"kubeconfig {kubeconfig} does not exist (CHAOSITBENCH_KUBECONFIG / KUBECONFIG)")
+    return Target(kind=KUBECONFIG, kubeconfig=kubeconfig, context=context, server=_server_of(kubeconfig, context),
+                  prometheus_url=prometheus_url)
+
+
+def _server_of(kubeconfig: Path, context: str | None) -> str:
+    """The API server URL of ``context`` (or the file's only/current one for our own sim kubeconfig)."""
+    doc = yaml.safe_load(kubeconfig.read_text()) or {}
+    contexts = {c["name"]: c.get("context") or {} for c in doc.get("contexts") or []}
+    name = context or doc.get("current-context")
+    if name not in contexts:
+        raise ActivityFailed(f"context {name!r} is not in kubeconfig {kubeconfig} "
+                             f"(it has: {', '.join(sorted(contexts)) or 'no contexts'})")
+    cluster_name = contexts[name].get("cluster")
+    for entry in doc.get("clusters") or []:
+        if entry.get("name") == cluster_name:
+            return str((entry.get("cluster") or {}).get("server", ""))
+    raise ActivityFailed(f"context {name!r} in kubeconfig {kubeconfig} names cluster {cluster_name!r}, "
+                         f"which the kubeconfig does not define")
+
+
+def check_reachable(target: Target) -> None:
+    """Raise ActivityFailed naming the server and what to check unless its API answers /version."""
+    where = f"the Kubernetes API server {target.server}"
+    if target.context:
+        where += f" (context {target.context!r} in {target.kubeconfig})"
+    try:
+        with target.api_client() as api:
+            # /version, not the client's VersionApi path /version/ (which the simulated server lacks)
+            request = api.param_serialize("GET", "/version", auth_settings=["BearerToken"])
+            response = api.call_api(*request, _request_timeout=REACHABILITY_TIMEOUT_S)
+            response.read()
+            if response.status != 200:
+                raise ActivityFailed(f"cannot use {where}: GET /version answered {response.status} "
+                                     f"{response.reason}. Check the kubeconfig's credentials for this cluster")
+    except (OSError, ValueError, urllib3.exceptions.HTTPError, client.ApiException) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise ActivityFailed(f"cannot reach {where}: {reason}. Check that the cluster is running and reachable "
+                             f"from here, and that the kubeconfig's server address and credentials are right; "
+                             f"unset CHAOSITBENCH_CLUSTER to use the embedded simulated cluster instead") from exc
