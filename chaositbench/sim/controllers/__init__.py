@@ -13,7 +13,7 @@ from .endpointslice import EndpointSliceController
 from .eviction_manager import EvictionManager
 from .garbage_collector import GarbageCollector
 from .job import JobController
-from .kubelet import KubeletController
+from ..behaviour.runtime import behaviour_kubelet
 from .namespace import NamespaceController
 from .node_lifecycle import NodeLifecycleController
 from .replicaset import ReplicaSetController, ReplicationControllerController
@@ -33,7 +33,7 @@ CONTROLLERS: list[Callable[["Cluster"], "Controller"]] = [
     DeploymentController,
     ReplicaSetController,
     ReplicationControllerController,
-    KubeletController,
+    behaviour_kubelet,
     ServiceAccountController,
     RootCAPublisher,
     NamespaceController,

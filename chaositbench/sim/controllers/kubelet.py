@@ -7,12 +7,19 @@ the sandbox (pod IP from the node's ``spec.podCIDR``, PodReadyToStartContainers)
 then, container by container, image pull (``Pulling``/``Pulled`` or "already
 present" events, following imagePullPolicy and the images the node holds),
 ``Created``/``Started`` events and ``running`` states, with init containers run
-to completion first and sidecars started first. Readiness follows the runtime's
-plan (by default the readiness probe's ``initialDelaySeconds``); exits are
-restarted according to restartPolicy with the kubelet's back-off
-(CrashLoopBackOff); a pod with a deletion timestamp has its containers stopped
-(``Killing`` events), is moved to a terminal phase and removed after
-``min(grace period, STOP_SECONDS)``.
+to completion first and sidecars started first. A pull the runtime fails is
+ErrImagePull, then ImagePullBackOff with the image back-off (10 s doubling to
+5 min); a container whose ConfigMap/Secret reference cannot be resolved
+(:mod:`.kubelet_config`) waits in CreateContainerConfigError and is retried.
+Startup, liveness and readiness probes run on their own schedule
+(``initialDelaySeconds``, ``periodSeconds``, thresholds), each run answered by
+the runtime: failures are ``Unhealthy`` events, a failed liveness or startup
+probe kills the container (``Killing``). Exits are restarted according to
+restartPolicy with the kubelet's back-off: the exit (Error, OOMKilled) shows
+until the next sync, then CrashLoopBackOff; a pod with a deletion timestamp has
+its containers stopped (``Killing`` events), is moved to a terminal phase and
+removed after ``min(grace period, STOP_SECONDS)``. The runtime is also asked
+periodically what a running container logs.
 
 What each container does is decided by a :class:`~.kubelet_runtime.ContainerRuntime`
 (the default: starts and becomes ready). Every delay is a simulated duration
@@ -30,9 +37,11 @@ from .. import clock
 from ..kinds import preferred
 from ..store import Obj, WatchEvent
 from .base import Controller, ObjectKey, key_of
+from .kubelet_config import ConfigError, container_config
 from .kubelet_runtime import (ContainerContext, ContainerRuntime, DefaultRuntime, default_pull_policy,
                               normalize_image)
-from .kubelet_status import (BACKOFF, EXITED, PULLING, RUNNING, WAITING, ContainerRun, PodRun, pod_status)
+from .kubelet_status import (BACKOFF, EXITED, PULLING, RUNNING, WAITING, ContainerRun, PodRun, ProbeState,
+                             pod_status)
 
 if TYPE_CHECKING:
     from ..cluster import Cluster
@@ -50,6 +59,13 @@ FIRST_RESTART_SECONDS = 1.0
 BACKOFF_INITIAL_SECONDS = 10.0
 BACKOFF_MAX_SECONDS = 300.0
 DEFAULT_GRACE_SECONDS = 30
+#: Simulated seconds before the next pod sync reports a back-off (ImagePullBackOff, CrashLoopBackOff).
+POD_SYNC_SECONDS = 1.0
+#: Simulated seconds before a container in CreateContainerConfigError is tried again (the pod worker's back-off).
+CONFIG_RETRY_SECONDS = 10.0
+#: Simulated seconds between two questions to the runtime about what a running container logs.
+OBSERVE_SECONDS = 10.0
+PROBE_KINDS = (("startup", "startupProbe"), ("liveness", "livenessProbe"), ("readiness", "readinessProbe"))
 
 
 def go_duration(seconds: float) -> str:
@@ -138,10 +154,19 @@ class KubeletController(Controller):
 
     def _step(self, pod: Obj, run: PodRun, node: Obj, c: ContainerRun, now: float) -> bool:
         if c.stage == WAITING:
-            return c.waiting_reason != "ErrImageNeverPull" and self._begin(pod, run, node, c, now)
+            if c.waiting_reason == "ErrImageNeverPull" or (c.due is not None and now < c.due):
+                return False
+            if c.waiting_reason == "ErrImagePull":
+                self._image_back_off(pod, run, c, now)
+                return True
+            return self._begin(pod, run, node, c, now)
         if c.stage == PULLING:
             if c.due is None or now < c.due or c.pull is None:
                 return False
+            if c.pull.error is not None:
+                self._pull_failed(pod, run, c, now)
+                return True
+            c.pull_failures = 0
             self._node_images(node).add(normalize_image(c.spec.get("image", "")))
             took = go_duration(c.pull.seconds)
             self._event(pod, run, c, "Normal", "Pulled",
@@ -156,7 +181,8 @@ class KubeletController(Controller):
             if c.exit_due is not None and now >= c.exit_due and c.plan is not None:
                 self._exit(c, c.plan.exit_code, c.plan.exit_reason)
                 return True
-            return False
+            self._observe(pod, run, c, now)
+            return self._probe(pod, run, c, now)
         if c.stage == EXITED:
             if not self._restarts(pod, c):
                 return False
@@ -164,13 +190,20 @@ class KubeletController(Controller):
             return True
         if c.stage == BACKOFF and c.due is not None and now >= c.due:
             c.restarts += 1
-            c.last_terminated, c.terminated, c.crash_loop = c.terminated, None, False
+            c.last_terminated, c.terminated, c.crash_loop, c.loop_due = c.terminated, None, False, None
             return self._begin(pod, run, node, c, now)
+        if c.stage == BACKOFF and not c.crash_loop and c.loop_due is not None and now >= c.loop_due:
+            self._crash_loop(pod, run, c)
+            return True
         return False
 
     # -- container steps ---------------------------------------------------------------------
-    def _context(self, pod: Obj, run: PodRun, c: ContainerRun) -> ContainerContext:
-        return ContainerContext(pod=pod, container=c.spec, init=c.init, restart_count=c.restarts, node=run.node)
+    def _context(self, pod: Obj, run: PodRun, c: ContainerRun, now: float | None = None) -> ContainerContext:
+        config = c.config
+        elapsed = 0.0 if now is None else (now - c.run_since) / self.time_scale
+        return ContainerContext(pod=pod, container=c.spec, init=c.init, restart_count=c.restarts, node=run.node,
+                                env=dict(config.env) if config else {}, files=dict(config.files) if config else {},
+                                pod_ip=run.pod_ip, elapsed=elapsed)
 
     def _begin(self, pod: Obj, run: PodRun, node: Obj, c: ContainerRun, now: float) -> bool:
         """Pull the image if the policy asks for it, else start at once."""
@@ -193,6 +226,13 @@ class KubeletController(Controller):
         return True
 
     def _start(self, pod: Obj, run: PodRun, c: ContainerRun, now: float) -> None:
+        try:
+            c.config = container_config(self.api, pod, c.spec)
+        except ConfigError as err:
+            c.stage, c.waiting_reason, c.waiting_message = WAITING, "CreateContainerConfigError", str(err)
+            c.due = now + CONFIG_RETRY_SECONDS * self.time_scale
+            self._event(pod, run, c, "Warning", "Failed", f"Error: {err}")
+            return
         plan = self.runtime.start(self._context(pod, run, c))
         scale = self.time_scale
         c.plan, c.stage, c.due, c.ever_started = plan, RUNNING, None, True
@@ -202,12 +242,62 @@ class KubeletController(Controller):
         c.ready_due = None if plan.ready_after is None else now + plan.ready_after * scale
         c.exit_due = None if plan.exit_after is None else now + plan.exit_after * scale
         c.waiting_message = ""
+        c.probes = {kind: ProbeState(spec=c.spec[field], due=now + float(c.spec[field].get("initialDelaySeconds") or 0)
+                                     * scale)
+                    for kind, field in PROBE_KINDS if c.spec.get(field) and not (c.init and not c.sidecar)}
+        c.observe_due = now + OBSERVE_SECONDS * scale
         self._event(pod, run, c, "Normal", "Created", "Container created")
         self._event(pod, run, c, "Normal", "Started", "Container started")
         book = self.cluster.logbook
         book.start_instance(run.uid, c.name)
         for line in plan.logs:
             book.write(run.uid, c.name, line)
+
+    def _pull_failed(self, pod: Obj, run: PodRun, c: ContainerRun, now: float) -> None:
+        """ErrImagePull: report the runtime's error, start (or double) the image's back-off."""
+        image, error = c.spec.get("image", ""), c.pull.error if c.pull else ""
+        self._event(pod, run, c, "Warning", "Failed", f'Failed to pull image "{image}": {error}')
+        self._event(pod, run, c, "Warning", "Failed", "Error: ErrImagePull")
+        delay = min(BACKOFF_INITIAL_SECONDS * 2 ** c.pull_failures, BACKOFF_MAX_SECONDS)
+        c.pull_failures += 1
+        c.stage, c.waiting_reason, c.waiting_message = WAITING, "ErrImagePull", error or ""
+        c.due = now + POD_SYNC_SECONDS * self.time_scale
+        c.retry_due = now + delay * self.time_scale
+
+    def _image_back_off(self, pod: Obj, run: PodRun, c: ContainerRun, now: float) -> None:
+        """ImagePullBackOff until the back-off expires; then the image is pulled again."""
+        image = c.spec.get("image", "")
+        self._event(pod, run, c, "Normal", "BackOff", f'Back-off pulling image "{image}"')
+        self._event(pod, run, c, "Warning", "Failed", "Error: ImagePullBackOff")
+        c.waiting_message = f'Back-off pulling image "{image}": ErrImagePull: {c.waiting_message}'
+        c.waiting_reason = "ImagePullBackOff"
+        c.due = max(c.retry_due or now, now)
+
+    # -- probes and logs of running containers ---------------------------------------------------
+    def _observe(self, pod: Obj, run: PodRun, c: ContainerRun, now: float) -> None:
+        if c.observe_due is None or now < c.observe_due:
+            return
+        c.observe_due = now + OBSERVE_SECONDS * self.time_scale
+        for line in self.runtime.observe(self._context(pod, run, c, now), OBSERVE_SECONDS):
+            self.cluster.logbook.write(run.uid, c.name, line)
+
+    def _probe(self, pod: Obj, run: PodRun, c: ContainerRun, now: float) -> bool:
+        """Run the probes that are due; returns True when a failed liveness/startup probe killed the container."""
+        for kind, _ in PROBE_KINDS:  # startup first: its success lets the others run at once
+            state = c.probes.get(kind)
+            if state is None or now < state.due or (kind == "startup") == c.started(now):
+                continue
+            state.due = now + state.period() * self.time_scale
+            result = self.runtime.probe(self._context(pod, run, c, now), kind, state.spec)
+            if not result.success:
+                self._event(pod, run, c, "Warning", "Unhealthy", f"{kind.capitalize()} probe failed: {result.output}")
+            state.record(result.success)
+            if kind != "readiness" and state.result is False:
+                self._event(pod, run, c, "Normal", "Killing",
+                            f"Container {c.name} failed {kind} probe, will be restarted")
+                self._exit(c, c.plan.stop_exit_code if c.plan else 137, None)
+                return True
+        return False
 
     @staticmethod
     def _exit(c: ContainerRun, code: int, reason: str | None) -> None:
@@ -230,20 +320,27 @@ class KubeletController(Controller):
         return policy == "Always" or (policy == "OnFailure" and code != 0)
 
     def _back_off(self, pod: Obj, run: PodRun, c: ContainerRun, now: float) -> None:
+        """Schedule the restart; the exit stays visible (Error, OOMKilled) until the next sync reports the back-off."""
         scale = self.time_scale
         if now - c.run_since >= 2 * BACKOFF_MAX_SECONDS * scale:
             c.backoff_step = 0
+        c.crash_loop, c.loop_due = False, None
         if c.backoff_step == 0:
-            delay, c.crash_loop = FIRST_RESTART_SECONDS, False
+            delay = FIRST_RESTART_SECONDS
         else:
             delay = min(BACKOFF_INITIAL_SECONDS * 2 ** (c.backoff_step - 1), BACKOFF_MAX_SECONDS)
-            c.crash_loop = True
-            meta = pod["metadata"]
-            who = f"{meta['name']}_{meta.get('namespace', '')}({meta['uid']})"
-            c.waiting_message = f"back-off {go_duration(delay)} restarting failed container={c.name} pod={who}"
-            self._event(pod, run, c, "Warning", "BackOff", f"Back-off restarting failed container {c.name} in pod {who}")
+            c.loop_due = now + min(POD_SYNC_SECONDS, delay) * scale
+        c.backoff_delay = delay
         c.backoff_step += 1
         c.stage, c.due = BACKOFF, now + delay * scale
+
+    def _crash_loop(self, pod: Obj, run: PodRun, c: ContainerRun) -> None:
+        """CrashLoopBackOff: the waiting state and the BackOff event of a container restarted after a delay."""
+        c.crash_loop = True
+        meta = pod["metadata"]
+        who = f"{meta['name']}_{meta.get('namespace', '')}({meta['uid']})"
+        c.waiting_message = f"back-off {go_duration(c.backoff_delay)} restarting failed container={c.name} pod={who}"
+        self._event(pod, run, c, "Warning", "BackOff", f"Back-off restarting failed container {c.name} in pod {who}")
 
     # -- deletion --------------------------------------------------------------------------------
     def _terminate(self, key: ObjectKey, pod: Obj, run: PodRun | None, now: float) -> None:
@@ -286,8 +383,14 @@ class KubeletController(Controller):
         for c in run.containers:
             if c.stage in (PULLING, BACKOFF) and c.due is not None:
                 dues.append(c.due)
+                if c.stage == BACKOFF and not c.crash_loop and c.loop_due is not None:
+                    dues.append(c.loop_due)
             elif c.stage == RUNNING:
-                dues += [t for t in (c.started_due, c.ready_due, c.exit_due) if t is not None and t > now]
+                timers = (c.started_due, c.ready_due, c.exit_due, c.observe_due)
+                dues += [t for t in timers if t is not None and t > now]
+                dues += [p.due for p in c.probes.values() if p.due > now]
+            elif c.stage == WAITING and c.due is not None:
+                dues.append(c.due)
         if dues:
             self.requeue_after(key, max(min(dues) - now, 0.0))
 

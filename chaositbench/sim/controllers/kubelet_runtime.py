@@ -4,12 +4,13 @@ The kubelet (:mod:`.kubelet`) owns the mechanics every pod shares (sandbox,
 image pulls, start order, probes' timing, exits, restarts with back-off,
 graceful stops, status and events). What a particular container *does* is
 asked of a :class:`ContainerRuntime`: how long its image takes to pull, what it
-logs, when it becomes started and ready, whether and how it exits, and how it
-answers SIGTERM. :class:`DefaultRuntime` is the well-behaved workload: it
-starts, logs a couple of lines and becomes ready (honouring the probes'
-``initialDelaySeconds``); init containers and commands of run-to-completion pods
-exit 0 after a short while. A behaviour model plugs in by passing its own
-runtime to :class:`~.kubelet.KubeletController`.
+logs, when it becomes started and ready, whether and how it exits, how it
+answers SIGTERM, what each probe run returns and what it logs while running.
+:class:`DefaultRuntime` is the well-behaved workload: it starts, logs a couple
+of lines and becomes ready (honouring the probes' ``initialDelaySeconds``); init containers and commands of run-to-completion pods
+exit 0 after a short while; its probes always succeed. The behaviour model
+(:mod:`chaositbench.sim.behaviour.runtime`) plugs in by passing its own runtime
+to :class:`~.kubelet.KubeletController`, as every cluster does.
 
 All durations are simulated seconds; the kubelet multiplies them by the
 cluster's ``time_scale``.
@@ -18,7 +19,7 @@ cluster's ``time_scale``.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..store import Obj
@@ -36,21 +37,39 @@ JOB_RUN_SECONDS = 2.0
 
 @dataclass(frozen=True)
 class ContainerContext:
-    """What the runtime is told about the container instance it is asked about."""
+    """What the runtime is told about the container instance it is asked about.
+
+    ``env`` and ``files`` are what the kubelet resolved for the container (its
+    environment, and path → content of its ConfigMap/Secret mounts); ``elapsed``
+    is how long the instance has been running, in simulated seconds.
+    """
 
     pod: Obj
     container: dict[str, Any]
     init: bool  # an init container (a sidecar when its restartPolicy is Always)
     restart_count: int
     node: str
+    env: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    pod_ip: str = ""
+    elapsed: float = 0.0
 
 
 @dataclass(frozen=True)
 class PullPlan:
-    """How an image pull goes: its duration and the image size reported."""
+    """How an image pull goes: its duration and the image size reported, or the runtime's error."""
 
     seconds: float
     size_bytes: int
+    error: str | None = None  # e.g. "rpc error: code = NotFound desc = ..." when the pull fails
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """One probe's outcome; ``output`` is what the kubelet reports when it failed."""
+
+    success: bool
+    output: str = ""
 
 
 @dataclass(frozen=True)
@@ -85,6 +104,14 @@ class ContainerRuntime(Protocol):
         """The fate of the container instance starting now."""
         ...
 
+    def probe(self, ctx: ContainerContext, kind: str, probe: dict[str, Any]) -> ProbeResult:
+        """Run one ``kind`` ("startup", "liveness", "readiness") probe of the running container."""
+        ...
+
+    def observe(self, ctx: ContainerContext, seconds: float) -> tuple[str, ...]:
+        """Lines the running container logs over the last ``seconds`` (asked periodically)."""
+        ...
+
 
 def _digest(text: str) -> bytes:
     return hashlib.sha256(text.encode()).digest()
@@ -109,6 +136,12 @@ class DefaultRuntime:
         if restart_policy != "Always" and container.get("command") and not sidecar:
             return ContainerPlan(started_after=started_after, ready_after=ready_after, exit_after=JOB_RUN_SECONDS)
         return ContainerPlan(logs=_startup_lines(container), started_after=started_after, ready_after=ready_after)
+
+    def probe(self, ctx: ContainerContext, kind: str, probe: dict[str, Any]) -> ProbeResult:
+        return ProbeResult(success=True)
+
+    def observe(self, ctx: ContainerContext, seconds: float) -> tuple[str, ...]:
+        return ()
 
 
 def _initial_delay(probe: dict[str, Any] | None) -> float:

@@ -19,12 +19,40 @@ from typing import Any
 from .. import clock
 from ..defaults import pod_qos_class as qos_class
 from ..store import Obj
+from .kubelet_config import ContainerConfig
 from .kubelet_runtime import ContainerPlan, PullPlan, image_id, normalize_image
 
 WAITING, PULLING, RUNNING, EXITED, BACKOFF = "waiting", "pulling", "running", "exited", "backoff"
 KUBELET_CONDITIONS = ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")
 KUBELET_FIELDS = ("phase", "conditions", "hostIP", "hostIPs", "podIP", "podIPs", "startTime",
                   "initContainerStatuses", "containerStatuses", "observedGeneration")
+
+
+@dataclass
+class ProbeState:
+    """One probe of a running container: when it runs next, its consecutive results and verdict."""
+
+    spec: dict[str, Any]
+    due: float  # loop time of the next run
+    result: bool | None = None  # None until the first verdict (readiness counts as failed until then)
+    successes: int = 0
+    failures: int = 0
+
+    def period(self) -> float:
+        return float(self.spec.get("periodSeconds") or 10)
+
+    def record(self, success: bool) -> bool:
+        """Count one run; returns whether the verdict changed."""
+        if success:
+            self.successes, self.failures = self.successes + 1, 0
+            threshold = int(self.spec.get("successThreshold") or 1)
+            verdict = True if self.successes >= threshold else self.result
+        else:
+            self.successes, self.failures = 0, self.failures + 1
+            threshold = int(self.spec.get("failureThreshold") or 3)
+            verdict = False if self.failures >= threshold else self.result
+        changed, self.result = verdict != self.result, verdict
+        return changed
 
 
 @dataclass
@@ -51,7 +79,14 @@ class ContainerRun:
     backoff_step: int = 0  # exits since the back-off was last reset
     ever_started: bool = False
     initialized: bool = False  # a regular init container exited 0, or a sidecar has started
-    crash_loop: bool = False
+    crash_loop: bool = False  # the back-off is reported (waiting CrashLoopBackOff) rather than the exit
+    loop_due: float | None = None  # loop time the next sync reports the back-off
+    backoff_delay: float = 0.0  # simulated seconds of the current restart back-off
+    retry_due: float | None = None  # loop time a failed pull may be tried again
+    pull_failures: int = 0  # failed pulls since the last success (image pull back-off)
+    config: ContainerConfig | None = None  # environment and files resolved for the current instance
+    probes: dict[str, ProbeState] = field(default_factory=dict)  # "startup"/"liveness"/"readiness"
+    observe_due: float | None = None  # loop time the runtime is next asked what the container logs
 
     @property
     def name(self) -> str:
@@ -66,11 +101,15 @@ class ContainerRun:
         return f"spec.{'initContainers' if self.init else 'containers'}{{{self.name}}}"
 
     def started(self, now: float) -> bool:
-        return self.stage == RUNNING and now >= self.started_due
+        """Running, past the runtime's start-up time and, with a startup probe, once it succeeded."""
+        startup = self.probes.get("startup")
+        return self.stage == RUNNING and now >= self.started_due and (startup is None or startup.result is True)
 
     def ready(self, now: float) -> bool:
-        return self.stage == RUNNING and self.ready_due is not None and now >= self.ready_due \
-            and self.started(now)
+        """Started, ready by the runtime's plan and, with a readiness probe, while it succeeds."""
+        readiness = self.probes.get("readiness")
+        return self.started(now) and self.ready_due is not None and now >= self.ready_due \
+            and (readiness is None or readiness.result is True)
 
 
 @dataclass
