@@ -143,6 +143,20 @@ def test_container_choice_and_errors(cluster: tuple[SimServer, Kubectl, Path]) -
     assert init.stderr == 'error: unable to upgrade connection: container not found ("init")\n'
 
 
+def test_exec_needs_create_on_pods_exec(cluster: tuple[SimServer, Kubectl, Path]) -> None:
+    _, kubectl, _ = cluster
+    kubectl("create", "role", "exec-get", "-n", NS, "--verb=get", "--resource=pods,pods/exec")
+    kubectl("create", "rolebinding", "exec-get", "-n", NS, "--role=exec-get", "--user=viewer")
+    denied = kubectl.run("exec", "web", "-n", NS, "-c", "app", "--as=viewer", "--", "true", check=False)
+    assert denied.returncode == 1
+    assert 'User "viewer" cannot create resource "pods/exec" in API group "" in the namespace "exec-test"' \
+        in denied.stderr
+    kubectl("create", "role", "exec-create", "-n", NS, "--verb=create", "--resource=pods/exec")
+    kubectl("create", "rolebinding", "exec-create", "-n", NS, "--role=exec-create", "--user=viewer")
+    allowed = kubectl.run("exec", "web", "-n", NS, "-c", "app", "--as=viewer", "--", "hostname", check=False)
+    assert (allowed.returncode, allowed.stdout) == (0, "web\n"), allowed.stderr
+
+
 def test_stdin_is_piped_to_the_command(cluster: tuple[SimServer, Kubectl, Path]) -> None:
     _, kubectl, _ = cluster
     result = kubectl.run("exec", "-i", "web", "-n", NS, "-c", "app", "--", "sh", input="echo $HOSTNAME\nexit 4\n",

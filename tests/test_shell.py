@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from typing import Any
+import math
 
 import pytest
 
 from chaositbench.sim import clock
 from chaositbench.sim.cluster import Cluster
 from chaositbench.sim.kinds import preferred
+from chaositbench.sim.quantity import bytes_of
 from chaositbench.sim.shell import ExecContext, Output, build_context, run
 from chaositbench.sim.shell.syntax import ShellSyntaxError, parse, tokenize
 from exec_harness import FakeNetwork
@@ -76,7 +77,8 @@ POD = {
 }
 
 
-def make_context(network: FakeNetwork | None = None, disk_pressure: bool = False) -> ExecContext:
+def make_context(network: FakeNetwork | None = None, disk_pressure: bool = False,
+                 node_disk_used: str | None = None) -> ExecContext:
     cluster = Cluster()
     api = cluster.api
     api.create(preferred("", "Namespace"), "", {"metadata": {"name": "shop"}})
@@ -89,12 +91,18 @@ def make_context(network: FakeNetwork | None = None, disk_pressure: bool = False
         "selector": {"app": "pay"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}})
     node_name = api.list(NODES)[0][-1]["metadata"]["name"]
     pod = api.create(PODS, "shop", {**POD, "spec": {**POD["spec"], "nodeName": node_name}})
-    pod = {**pod, "status": {"phase": "Running", "podIP": "10.244.1.7", "containerStatuses": [
-        {"name": "app", "state": {"running": {"startedAt": clock.rfc3339()}}}]}}
+    pod["status"] = {"phase": "Running", "podIP": "10.244.1.7", "containerStatuses": [
+        {"name": "app", "image": "registry.example/shop/web:1.2", "imageID": "", "ready": True, "restartCount": 0,
+         "state": {"running": {"startedAt": clock.rfc3339()}}}]}
+    pod = api.update(PODS, "shop", "web-1", pod, subresource="status")
     if disk_pressure:
         node = api.get(NODES, "", node_name)
         node["status"]["conditions"] = [{"type": "DiskPressure", "status": "True"}]
         api.update(NODES, "", node_name, node, subresource="status")
+    if node_disk_used:
+        node = api.get(NODES, "", node_name)
+        node["metadata"].setdefault("annotations", {})["chaositbench.io/node-disk-used"] = node_disk_used
+        api.update(NODES, "", node_name, node)
     if network is not None:
         cluster.network = network  # type: ignore[assignment]
     ctx = build_context(cluster, pod, "app", ["sh"])
@@ -220,6 +228,10 @@ def test_free_and_df(ctx: ExecContext) -> None:
     assert mem[:3] == ["Mem:", "256", "96"]
     root = sh(ctx, "df -h").stdout.splitlines()[1].split()
     assert root[0] == "overlay" and root[-1] == "/" and int(root[4].rstrip("%")) < 50
+    full = make_context(node_disk_used="60Gi")
+    capacity = bytes_of(full.node["status"]["capacity"]["ephemeral-storage"])
+    expected = math.ceil(100 * (60 * 1024 ** 3 + 1024 ** 3) / capacity)  # the node's files and the pod's 1Gi
+    assert sh(full, "df /").stdout.splitlines()[1].split()[4] == f"{expected}%"
     pressured = make_context(disk_pressure=True)
     root = sh(pressured, "df -h /").stdout.splitlines()[1].split()
     assert int(root[4].rstrip("%")) >= 90

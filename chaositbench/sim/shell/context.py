@@ -40,11 +40,7 @@ class ExecContext:
 
     @property
     def hostname(self) -> str:
-        return str((self.pod.get("spec") or {}).get("hostname") or self.pod["metadata"]["name"])[:63]
-
-    @property
-    def namespace(self) -> str:
-        return str(self.pod["metadata"].get("namespace", ""))
+        return pod_hostname(self.pod)
 
     @property
     def uid(self) -> int:
@@ -60,6 +56,11 @@ class ExecContext:
     def resolve(self, name: str) -> Resolution:
         """The cluster DNS answer for ``name`` as this pod's resolver asks it."""
         return self.resolver(name)
+
+
+def pod_hostname(pod: dict[str, Any]) -> str:
+    """The pod's hostname: ``spec.hostname``, else its name (at most 63 characters)."""
+    return str((pod.get("spec") or {}).get("hostname") or pod["metadata"]["name"])[:63]
 
 
 def main_process(container: dict[str, Any]) -> list[str]:
@@ -93,14 +94,14 @@ def build_context(cluster: "Cluster", pod: dict[str, Any], container_name: str,
     if spec.get("enableServiceLinks", True):
         services += [s for s in api.list(SERVICES, namespace)[0] if s["metadata"]["name"] != "kubernetes"
                      or namespace != "default"]
-    hostname = str(spec.get("hostname") or pod["metadata"]["name"])[:63]
+    hostname = pod_hostname(pod)
     env = container_environment(pod, container, services, lookup, hostname, allocatable)
     fs = container_filesystem(pod, container, hostname, main_process(container), lookup, issue_token, allocatable)
     try:
         needs = container_needs(pod, container_name)
     except NeedsError:
         needs = ContainerNeeds()
-    on_node = [p for p in api.list(PODS, None)[0] if (p.get("spec") or {}).get("nodeName") == spec.get("nodeName")]
+    on_node = api.list(PODS, None, field_selector=f"spec.nodeName={spec.get('nodeName')}")[0]
 
     def resolver(name: str) -> Resolution:
         return dns.resolve(cluster, name, namespace)

@@ -1,31 +1,28 @@
 """The process and its machine: ``ps``, ``df``, ``free``, ``hostname``, ``id``, ``whoami``, ``date``, ``uname``, ``sleep``.
 
-Resource figures follow the kubelet's eviction manager: a container's usage is
-its declared needs (:mod:`..behaviour.needs`) grown over the simulated minutes it
-has run (working set capped at the memory limit); the root filesystem is the
-node's ephemeral storage, shared by every pod on it and by the node's own files
-(the ``chaositbench.io/node-disk-used`` annotation, 8 GiB when absent), and is
-shown at least 90 % full while the node reports ``DiskPressure``.
+Resource figures are the kubelet eviction manager's own observations
+(:mod:`..controllers.eviction_manager`): a container's usage is its declared
+needs grown over the simulated minutes it has run; the root filesystem is the
+node's ephemeral storage, shared by every pod on it and by the node's own files,
+so ``df`` agrees with what the node reports — and shows the root filesystem at
+least 90 % full while the node has ``DiskPressure``.
 """
 
 from __future__ import annotations
 
 import asyncio
-
-from datetime import datetime
 from typing import Any
 
 from .. import clock
-from ..behaviour.needs import DEFAULT, NeedsError, needs_of
+from ..controllers.eviction_manager import MEMORY, STORAGE, container_usage, observe
 from ..quantity import QuantityError, bytes_of
 from .registry import Invocation, Output, command
 
 MAX_SLEEP_S = 10.0
 SHM_BYTES = 64 * 1024 * 1024
-#: when the node reports DiskPressure, df shows at least this share of the root filesystem used
+#: while the node reports DiskPressure, df shows at least this share of the root filesystem used
 PRESSURE_USED_SHARE = 0.9
-NODE_DISK_USED_ANNOTATION = "chaositbench.io/node-disk-used"
-NODE_DISK_USED = 8 * 1024 ** 3
+DEFAULT_DISK_BYTES = 100 * 1024 ** 3
 
 
 def _quantity(value: Any) -> int | None:
@@ -33,28 +30,6 @@ def _quantity(value: Any) -> int | None:
         return bytes_of(str(value)) if value is not None else None
     except QuantityError:
         return None
-
-
-def usage(pod: dict[str, Any], now: datetime, time_scale: float) -> dict[str, tuple[int, int]]:
-    """Container name → (working set, ephemeral storage) in bytes, for the pod's running containers."""
-    try:
-        needs = needs_of(pod)
-    except NeedsError:
-        needs = {}
-    limits = {c.get("name"): ((c.get("resources") or {}).get("limits") or {}).get("memory")
-              for c in (pod.get("spec") or {}).get("containers") or []}
-    out = {}
-    for status in (pod.get("status") or {}).get("containerStatuses") or []:
-        started = clock.parse(((status.get("state") or {}).get("running") or {}).get("startedAt"))
-        if started is None:
-            continue
-        minutes = max((now - started).total_seconds(), 0.0) / max(time_scale, 1e-9) / 60
-        declared = needs.get(status["name"], DEFAULT)
-        memory = int(declared.memory_bytes + declared.memory_growth_bytes_per_min * minutes)
-        limit = _quantity(limits.get(status["name"]))
-        out[status["name"]] = (min(memory, limit) if limit else memory,
-                               int(declared.storage_bytes + declared.storage_writes_bytes_per_min * minutes))
-    return out
 
 
 def _human(value: int) -> str:
@@ -71,8 +46,9 @@ def _human(value: int) -> str:
 
 def _own_usage(inv: Invocation) -> tuple[int, int]:
     """(working set, ephemeral storage) of this container now."""
-    mine = usage(inv.ctx.pod, clock.now(), inv.ctx.time_scale).get(inv.ctx.container.get("name", ""))
-    return mine or (inv.ctx.needs.memory_bytes, inv.ctx.needs.storage_bytes)
+    name = inv.ctx.container.get("name")
+    mine = next((u for u in container_usage(inv.ctx.pod, clock.now(), inv.ctx.time_scale) if u.name == name), None)
+    return (mine.memory, mine.storage) if mine else (inv.ctx.needs.memory_bytes, inv.ctx.needs.storage_bytes)
 
 
 def _disk_pressure(inv: Invocation) -> bool:
@@ -84,12 +60,10 @@ def _disk_pressure(inv: Invocation) -> bool:
 async def df(inv: Invocation) -> Output:
     human = any(a.startswith("-") and "h" in a for a in inv.args)
     node = inv.ctx.node
-    now = clock.now()
-    size = _quantity(((node.get("status") or {}).get("capacity") or {}).get("ephemeral-storage")) or 100 * 1024 ** 3
-    node_used = _quantity(((node.get("metadata") or {}).get("annotations") or {}).get(NODE_DISK_USED_ANNOTATION))
-    used = (NODE_DISK_USED if node_used is None else node_used) + sum(
-        storage for p in inv.ctx.pods_on_node for _, storage in usage(p, now, inv.ctx.time_scale).values())
-    used = min(used, size)
+    usages = {p["metadata"]["uid"]: container_usage(p, clock.now(), inv.ctx.time_scale) for p in inv.ctx.pods_on_node}
+    observed = observe(node, usages)[STORAGE] if node else None
+    size = observed.capacity if observed and observed.capacity else DEFAULT_DISK_BYTES
+    used = size - observed.available if observed and observed.capacity else _own_usage(inv)[1]
     if _disk_pressure(inv):
         used = max(used, int(size * PRESSURE_USED_SHARE) + 1)
     rows = [("overlay", size, used, "/"), ("tmpfs", SHM_BYTES, 0, "/dev"), ("shm", SHM_BYTES, 0, "/dev/shm"),
@@ -110,8 +84,8 @@ async def df(inv: Invocation) -> Output:
 @command("free")
 async def free(inv: Invocation) -> Output:
     divisor = 1024 * 1024 if "-m" in inv.args else 1024 ** 3 if "-g" in inv.args else 1024
-    limit = _quantity(((inv.ctx.container.get("resources") or {}).get("limits") or {}).get("memory"))
-    total = limit or _quantity(((inv.ctx.node.get("status") or {}).get("capacity") or {}).get("memory")) or 16 * 1024 ** 3
+    limit = _quantity(((inv.ctx.container.get("resources") or {}).get("limits") or {}).get(MEMORY))
+    total = limit or _quantity(((inv.ctx.node.get("status") or {}).get("capacity") or {}).get(MEMORY)) or 16 * 1024 ** 3
     used = min(_own_usage(inv)[0], total)
     row = [total, used, total - used, 0, 0, total - used]
     return Output(stdout=f"{'':<13}{'total':>12}{'used':>12}{'free':>12}{'shared':>12}{'buff/cache':>12}"
