@@ -33,7 +33,8 @@ Before that, every interval, pods over their ephemeral-storage limits are
 evicted whatever the node's state. An evicted pod turns ``Failed`` with
 reason ``Evicted`` and the kubelet's message, a ``DisruptionTarget`` condition
 (``TerminationByKubelet``, for pressure evictions) and a Warning ``Evicted``
-event, and stays listed; its controller replaces it.
+event, and stays listed; its controller replaces it. A pod once evicted uses
+nothing more and is never evicted again (its reason stays ``Evicted``).
 """
 
 from __future__ import annotations
