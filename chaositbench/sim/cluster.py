@@ -21,6 +21,7 @@ from .errors import unauthorized
 from .events import EventRecorder
 from .kinds import Kind, all_kinds, preferred
 from .logbook import LogBook
+from .metrics import ClusterMetrics
 from .network import Network, bootstrap_dns
 from .rbac import Authorizer, bootstrap_policy
 from .resources import Hooks, ResourceAPI
@@ -82,7 +83,7 @@ class Cluster:
         self.authenticator = TokenAuthenticator(sa_exists=self._service_account_exists, sa_uid=self._service_account_uid)
         self.authorizer = Authorizer(self._list_for_rbac)
         self.network = Network(self)
-        self.metrics: MetricsProvider | None = None
+        self.metrics: ClusterMetrics | None = ClusterMetrics(self)
         self.controllers: list[Controller] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._bootstrap()

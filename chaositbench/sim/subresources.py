@@ -1,4 +1,4 @@
-"""Subresources (status, scale, log, exec, eviction, binding, token, finalize) and virtual kinds (reviews, metrics)."""
+"""Subresources (status, scale, log, exec, eviction, binding, token, finalize, proxy) and virtual kinds (reviews, metrics)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from . import auth, clock, patch, rbac
+from . import auth, clock, patch, rbac, tables
 from .controllers.disruption import admit_eviction
 from .errors import (FieldError, bad_request, conflict, invalid, method_not_allowed, not_found,
                      resource_not_found)
 from .exec_stream import handle_exec
 from .kinds import Kind
+from .metrics.endpoints import proxy
 from .request import ResourcePath
-from .selectors import selector_to_string
+from .selectors import parse_label_selector, selector_to_string
 from .store import Obj
 
 if TYPE_CHECKING:
@@ -56,6 +57,8 @@ async def handle(server: "APIServer", request: web.Request, user: "UserInfo", ta
         return await _token(server, request, target)
     if sub == "finalize" and verb == "update":
         return await _finalize(server, request, target)
+    if sub == "proxy":
+        return proxy(server.api, server.cluster.metrics, target, verb)
     raise method_not_allowed()
 
 
@@ -291,13 +294,19 @@ def _metrics(server: "APIServer", request: web.Request, target: ResourcePath, ve
     if provider is None:
         raise resource_not_found()
     kind = target.kind
+    as_table = "as=Table" in request.headers.get("Accept", "")
+    include = request.query.get("includeObject", "Metadata")
     if verb == "get":
         item = provider.pod_metrics(target.namespace or "", target.name or "") if kind.kind == "PodMetrics" \
             else provider.node_metrics(target.name or "")
         if item is None:
             raise not_found(kind.plural, kind.group, target.name or "")
-        return _json(item)
+        return _json(tables.to_table(kind, [item], now=clock.now(), include_object=include) if as_table else item)
     if verb == "list":
         items = provider.list_pod_metrics(target.namespace) if kind.kind == "PodMetrics" else provider.list_node_metrics()
+        selector = parse_label_selector(request.query.get("labelSelector"))
+        items = [i for i in items if selector.matches(i["metadata"].get("labels"))]
+        if as_table:
+            return _json(tables.to_table(kind, items, now=clock.now(), include_object=include, list_meta={}))
         return _json({"kind": f"{kind.kind}List", "apiVersion": kind.api_version, "metadata": {}, "items": items})
     raise method_not_allowed()

@@ -1,0 +1,225 @@
+"""A real Prometheus server scraping a simulated cluster through its API server.
+
+:class:`PrometheusServer` starts the ``prometheus`` binary (Debian package
+``prometheus``) on a free local port with its own temporary data directory and a
+generated configuration: every second it scrapes, over HTTPS with the cluster's
+CA and bearer token, the proxy paths of :mod:`.metrics.endpoints` (jobs
+``kube-state-metrics``, ``kubelet`` with ``metrics_path`` ``/metrics`` and
+``/metrics/cadvisor`` per node, ``app-metrics``), and evaluates the alerting
+rules of :func:`alert_rules` (names and expressions as kube-prometheus has them).
+``start`` returns once ``/-/ready`` answers; ``stop`` terminates it and removes
+its directory.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+import yaml
+
+from .kinds import preferred
+from .metrics.endpoints import APP_SERVICE, METRICS_NAMESPACE, STATE_SERVICE
+
+if TYPE_CHECKING:
+    from .server import SimServer
+
+INSTALL_HINT = ("the prometheus binary was not found: install it with `apt-get install prometheus` "
+                "(or download it from https://prometheus.io/download/ and put it on PATH)")
+READY_TIMEOUT_S = 30.0
+KSM = 'job="kube-state-metrics"'
+NODES = preferred("", "Node")
+
+
+class PrometheusError(RuntimeError):
+    """Prometheus is missing or did not start."""
+
+
+def find_binary() -> str:
+    """The path of the ``prometheus`` binary, or a :class:`PrometheusError` saying how to install it."""
+    found = shutil.which("prometheus")
+    if found is None:
+        raise PrometheusError(INSTALL_HINT)
+    return found
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _alert(name: str, expr: str, for_: str, severity: str, summary: str, description: str) -> dict[str, Any]:
+    return {"alert": name, "expr": expr, "for": for_, "labels": {"severity": severity},
+            "annotations": {"summary": summary, "description": description}}
+
+
+def alert_rules(for_: str = "1m") -> dict[str, Any]:
+    """The alerting rules, kube-prometheus style; ``for_`` replaces its 15 minutes so incidents surface in a run."""
+    return {"groups": [
+        {"name": "kubernetes-apps", "rules": [
+            _alert("KubePodCrashLooping",
+                   f'max_over_time(kube_pod_container_status_waiting_reason{{{KSM}, reason="CrashLoopBackOff"}}[5m]) '
+                   ">= 1", for_, "warning", "Pod is crash looping.",
+                   'Pod {{ $labels.namespace }}/{{ $labels.pod }} ({{ $labels.container }}) is in waiting state '
+                   '(reason: "CrashLoopBackOff").'),
+            _alert("KubePodNotReady",
+                   f'(kube_pod_status_ready{{{KSM}, condition="false"}} == 1) and on (namespace, pod) '
+                   f'(kube_pod_status_phase{{{KSM}, phase=~"Pending|Running|Unknown"}} == 1)',
+                   for_, "warning", "Pod has been in a non-ready state for too long.",
+                   "Pod {{ $labels.namespace }}/{{ $labels.pod }} has been in a non-ready state."),
+            _alert("KubeDeploymentReplicasMismatch",
+                   f"kube_deployment_spec_replicas{{{KSM}}} > kube_deployment_status_replicas_available{{{KSM}}}",
+                   for_, "warning", "Deployment has not matched the expected number of replicas.",
+                   "Deployment {{ $labels.namespace }}/{{ $labels.deployment }} has not matched the expected "
+                   "number of replicas."),
+            _alert("KubeContainerOOMKilled",
+                   f'kube_pod_container_status_last_terminated_reason{{{KSM}, reason="OOMKilled"}} == 1',
+                   "0s", "warning", "Container was OOMKilled.",
+                   "Container {{ $labels.container }} of pod {{ $labels.namespace }}/{{ $labels.pod }} was last "
+                   "terminated by the OOM killer."),
+        ]},
+        {"name": "kubernetes-nodes", "rules": [
+            _alert("KubeNodeNotReady", f'kube_node_status_condition{{{KSM}, condition="Ready", status="true"}} == 0',
+                   for_, "warning", "Node is not ready.", "{{ $labels.node }} has been unready."),
+            _alert("KubeNodeDiskPressure",
+                   f'kube_node_status_condition{{{KSM}, condition="DiskPressure", status="true"}} == 1',
+                   for_, "warning", "Node has disk pressure.", "{{ $labels.node }} has DiskPressure condition."),
+            _alert("KubeNodeMemoryPressure",
+                   f'kube_node_status_condition{{{KSM}, condition="MemoryPressure", status="true"}} == 1',
+                   for_, "warning", "Node has memory pressure.", "{{ $labels.node }} has MemoryPressure condition."),
+            _alert("NodeFilesystemAlmostFull",
+                   'container_fs_usage_bytes{job="kubelet", id="/"} / container_fs_limit_bytes{job="kubelet", id="/"} '
+                   "> 0.85", for_, "warning", "Filesystem is more than 85% full.",
+                   "The root filesystem of {{ $labels.node }} is {{ $value | humanizePercentage }} full."),
+        ]},
+        {"name": "slo", "rules": [
+            _alert("HTTPErrorRateHigh",
+                   'sum by (namespace, service) (rate(http_requests_total{code=~"5.."}[1m])) / '
+                   "sum by (namespace, service) (rate(http_requests_total[1m])) > 0.05",
+                   for_, "critical", "Service answers too many server errors.",
+                   "{{ $labels.namespace }}/{{ $labels.service }} answers {{ $value | humanizePercentage }} 5xx."),
+        ]},
+    ]}
+
+
+def scrape_config(api_url: str, nodes: list[str], *, token_file: str, ca_file: str,
+                  interval: str = "1s") -> dict[str, Any]:
+    """The Prometheus configuration scraping a cluster's API server at ``api_url``."""
+    parsed = urlparse(api_url)
+    address = parsed.netloc
+    def common() -> dict[str, Any]:
+        return {"scheme": parsed.scheme, "authorization": {"credentials_file": token_file},
+                "tls_config": {"ca_file": ca_file}}
+    service = f"/api/v1/namespaces/{METRICS_NAMESPACE}/services"
+    kubelet_targets = [{"targets": [address], "labels": {"__metrics_path__": f"/api/v1/nodes/{node}/proxy{path}",
+                                                         "metrics_path": path, "node": node,
+                                                         "instance": node}}
+                       for node in nodes for path in ("/metrics", "/metrics/cadvisor")]
+    return {
+        "global": {"scrape_interval": interval, "scrape_timeout": interval, "evaluation_interval": interval},
+        "rule_files": ["rules.yml"],
+        "scrape_configs": [
+            {"job_name": "kube-state-metrics", "honor_labels": True,
+             "metrics_path": f"{service}/{STATE_SERVICE}/proxy/metrics", **common(),
+             "static_configs": [{"targets": [address]}]},
+            {"job_name": "kubelet", "honor_labels": True, **common(), "static_configs": kubelet_targets},
+            {"job_name": "app-metrics", "honor_labels": True,
+             "metrics_path": f"{service}/{APP_SERVICE}/proxy/metrics", **common(),
+             "static_configs": [{"targets": [address]}]},
+        ],
+    }
+
+
+class PrometheusServer:
+    """The real Prometheus, scraping one simulated (or any) cluster's API server."""
+
+    def __init__(self, api_url: str, token: str, ca_pem: str | bytes, nodes: list[str], *, host: str = "127.0.0.1",
+                 port: int = 0, scrape_interval: str = "1s", alert_for: str = "1m") -> None:
+        self.api_url, self.token, self.nodes = api_url, token, list(nodes)
+        self.ca_pem = ca_pem.decode() if isinstance(ca_pem, bytes) else ca_pem
+        self.host, self.port = host, port
+        self.scrape_interval, self.alert_for = scrape_interval, alert_for
+        self.process: subprocess.Popen[bytes] | None = None
+        self.directory: Path | None = None
+
+    @classmethod
+    def for_sim(cls, sim: "SimServer", **options: Any) -> "PrometheusServer":
+        """A Prometheus for a running :class:`~.server.SimServer` (its nodes, admin token and CA)."""
+        assert sim.cluster is not None and sim.certificates is not None
+        nodes = sorted(n["metadata"]["name"] for n in sim.call(sim.cluster.store.list, NODES.storage_key))
+        return cls(sim.url, sim.cluster.admin_token(), sim.certificates.ca_pem, nodes, **options)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def write_config(self, directory: Path) -> Path:
+        """Write the CA, token, rules and configuration into ``directory``; the configuration's path."""
+        (directory / "ca.crt").write_text(self.ca_pem)
+        token = directory / "token"
+        token.write_text(self.token)
+        token.chmod(0o600)
+        (directory / "rules.yml").write_text(yaml.safe_dump(alert_rules(self.alert_for), sort_keys=False))
+        config = directory / "prometheus.yml"
+        config.write_text(yaml.safe_dump(scrape_config(self.api_url, self.nodes, token_file=str(token),
+                                                       ca_file=str(directory / "ca.crt"),
+                                                       interval=self.scrape_interval), sort_keys=False))
+        return config
+
+    def start(self) -> "PrometheusServer":
+        """Start Prometheus; returns once ``/-/ready`` answers 200 (raises :class:`PrometheusError` otherwise)."""
+        binary = find_binary()
+        self.directory = Path(tempfile.mkdtemp(prefix="chaositbench-prometheus-"))
+        config = self.write_config(self.directory)
+        if not self.port:
+            self.port = _free_port(self.host)
+        log = (self.directory / "prometheus.log").open("wb")
+        self.process = subprocess.Popen(
+            [binary, f"--config.file={config}", f"--storage.tsdb.path={self.directory / 'data'}",
+             f"--web.listen-address={self.host}:{self.port}", "--storage.tsdb.retention.time=1d",
+             "--log.level=warn"], stdout=log, stderr=subprocess.STDOUT, cwd=self.directory)
+        log.close()
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not self._ready():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                output = (self.directory / "prometheus.log").read_text(errors="replace")[-2000:]
+                self.stop()
+                raise PrometheusError(f"prometheus did not become ready on {self.url}: {output.strip()}")
+            time.sleep(0.1)
+        return self
+
+    def _ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as answer:
+                return bool(answer.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def stop(self) -> None:
+        """Stop Prometheus (SIGTERM, then SIGKILL after 10 s) and remove its directory."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = None
+
+    def __enter__(self) -> "PrometheusServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

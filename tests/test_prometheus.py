@@ -1,0 +1,104 @@
+"""The real Prometheus scraping a simulated cluster: series, PromQL and alerts through prometheus-api-client."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+import yaml
+from prometheus_api_client import PrometheusConnect
+
+from chaositbench.sim import prometheus
+from chaositbench.sim.prometheus import PrometheusError, PrometheusServer, alert_rules, scrape_config
+from chaositbench.sim.server import SimServer
+from conftest import Kubectl
+
+NAMESPACE = "prom-test"
+#: Running, never Ready: a readiness probe whose first check is far away (the deployment misses its replicas).
+STUCK = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "stuck", "namespace": NAMESPACE},
+         "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "stuck"}}, "template": {
+             "metadata": {"labels": {"app": "stuck"}},
+             "spec": {"containers": [{"name": "app", "image": "nginx:1.27", "readinessProbe": {
+                 "httpGet": {"path": "/", "port": 80}, "initialDelaySeconds": 3600}}]}}}}
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SimServer, PrometheusServer, Kubectl]]:
+    with SimServer(time_scale=0.2) as sim:
+        kubectl = Kubectl(sim.write_kubeconfig(tmp_path_factory.mktemp("prom") / "config"),
+                          tmp_path_factory.mktemp("promcache"))
+        kubectl("create", "namespace", NAMESPACE)
+        kubectl("apply", "-f", "-", input=yaml.safe_dump(STUCK))
+        with PrometheusServer.for_sim(sim, alert_for="0s") as server:
+            yield sim, server, kubectl
+
+
+def query(server: PrometheusServer, promql: str) -> list[dict[str, Any]]:
+    return PrometheusConnect(server.url).custom_query(promql)
+
+
+def test_every_target_is_scraped(stack: tuple[SimServer, PrometheusServer, Kubectl]) -> None:
+    _, server, _ = stack
+    assert wait_for(lambda: len(query(server, "up == 1")) == 10), query(server, "up")
+    up = query(server, "up == 1")
+    assert {r["metric"]["job"] for r in up} == {"kube-state-metrics", "kubelet", "app-metrics"}
+
+
+def test_promql_sees_the_not_ready_pods_and_the_replicas_mismatch(
+        stack: tuple[SimServer, PrometheusServer, Kubectl]) -> None:
+    _, server, kubectl = stack
+    not_ready = wait_for(lambda: query(
+        server, f'kube_pod_status_ready{{namespace="{NAMESPACE}", condition="false"}} == 1'))
+    pods = set(kubectl("get", "pods", "-n", NAMESPACE, "-o", "name").replace("pod/", "").split())
+    assert {r["metric"]["pod"] for r in not_ready} == pods and len(pods) == 2
+    mismatch = wait_for(lambda: query(
+        server, f'kube_deployment_spec_replicas{{namespace="{NAMESPACE}"}} '
+                f'- kube_deployment_status_replicas_available{{namespace="{NAMESPACE}"}}'))
+    assert mismatch[0]["metric"]["deployment"] == "stuck" and mismatch[0]["value"][1] == "2"
+    alerts = wait_for(lambda: {r["metric"]["alertname"] for r in query(
+        server, f'ALERTS{{alertstate="firing", namespace="{NAMESPACE}"}}')} >= {"KubePodNotReady",
+                                                                            "KubeDeploymentReplicasMismatch"})
+    assert alerts, query(server, "ALERTS")
+
+
+def test_counters_are_monotonic_in_prometheus(stack: tuple[SimServer, PrometheusServer, Kubectl]) -> None:
+    _, server, _ = stack
+    cpu = wait_for(lambda: query(server, f'rate(container_cpu_usage_seconds_total{{namespace="{NAMESPACE}"}}[5s]) > 0'))
+    assert cpu
+    assert query(server, "resets(container_cpu_usage_seconds_total[1m]) > 0") == []
+
+
+def test_generated_rules_and_config_pass_promtool(tmp_path: Path) -> None:
+    promtool = shutil.which("promtool")
+    assert promtool, prometheus.INSTALL_HINT
+    rules = tmp_path / "rules.yml"
+    rules.write_text(yaml.safe_dump(alert_rules("1m")))
+    (tmp_path / "ca.crt").write_text("")
+    (tmp_path / "token").write_text("t")
+    config = tmp_path / "prometheus.yml"
+    config.write_text(yaml.safe_dump(scrape_config("https://127.0.0.1:6443", ["n1"], token_file=str(tmp_path / "token"),
+                                                   ca_file=str(tmp_path / "ca.crt"))))
+    checked = subprocess.run([promtool, "check", "config", str(config)], capture_output=True, text=True, timeout=30)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    names = {r["alert"] for g in alert_rules()["groups"] for r in g["rules"]}
+    assert {"KubePodCrashLooping", "KubePodNotReady", "KubeDeploymentReplicasMismatch", "KubeNodeDiskPressure",
+            "NodeFilesystemAlmostFull"} <= names
+
+
+def test_a_missing_binary_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prometheus.shutil, "which", lambda name: None)
+    with pytest.raises(PrometheusError, match="apt-get install prometheus"):
+        PrometheusServer("https://127.0.0.1:1", "t", "", []).start()
