@@ -45,6 +45,8 @@ def test_lists_pipelines_and_redirections_parse() -> None:
     ("| grep x", 'unexpected "|"'),
     ("echo a &&", "unexpected end of file"),
     ("echo a ;; echo b", 'unexpected ";"'),
+    ("echo $(hostname", r"unterminated \$\("),
+    ("echo `hostname", "unterminated `"),
 ])
 def test_syntax_errors(script: str, message: str) -> None:
     with pytest.raises(ShellSyntaxError, match=message):
@@ -60,7 +62,7 @@ POD = {
         "hostAliases": [{"ip": "10.1.2.3", "hostnames": ["legacy.example"]}],
         "containers": [{
             "name": "app", "image": "registry.example/shop/web:1.2", "command": ["/app/web"], "args": ["--port=8080"],
-            "resources": {"limits": {"memory": "256Mi"}},
+            "resources": {"limits": {"memory": "256Mi"}}, "ports": [{"containerPort": 8080}],
             "envFrom": [{"configMapRef": {"name": "settings"}, "prefix": "CFG_"}],
             "env": [{"name": "DB_HOST", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "db_host"}}},
                     {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "password"}}},
@@ -163,6 +165,10 @@ def test_pipes_lists_and_exit_codes(ctx: ExecContext) -> None:
     assert sh(ctx, "echo hi > /tmp/f && cat /tmp/f; cat /dev/null").stdout == "hi\n"
     assert sh(ctx, "cd /etc/web && pwd && ls | head -1").stdout == "/etc/web\napp.yaml\n"
     assert sh(ctx, "grep -c o", stdin="foo\nbar\nboo\n").stdout == "2\n"
+    assert sh(ctx, "printf '%s=%d\\n' a 1 b 2; printf '[%-3s|%3s]' x y").stdout == "a=1\nb=2\n[x  |  y]"
+    assert sh(ctx, "echo $(hostname)-`echo $(printenv DB_HOST)` \"$(echo 'a)b')\"").stdout == "web-1-postgres.data a)b\n"
+    substituted = sh(ctx, "H=$(nope); echo \"[$H]\"")
+    assert (substituted.stdout, substituted.stderr) == ("[]\n", "sh: nope: not found\n")
 
 
 def test_unknown_commands_are_127(ctx: ExecContext) -> None:
@@ -188,6 +194,13 @@ def test_curl(ctx: ExecContext) -> None:
         out = sh(ctx, script)
         assert (out.code, out.stderr) == (code, message), script
     assert sh(ctx, "curl -s down").stderr == ""
+
+
+def test_listening_sockets(ctx: ExecContext) -> None:
+    lines = sh(ctx, "netstat -tln").stdout.splitlines()
+    assert lines[0] == "Active Internet connections (only servers)" and lines[2].split() == [
+        "tcp", "0", "0", ":::8080", ":::*", "LISTEN"]
+    assert sh(ctx, "ss -tln | grep -c LISTEN").stdout == "1\n"
 
 
 def test_wget_nslookup_getent_dig_nc(ctx: ExecContext) -> None:

@@ -7,7 +7,7 @@ import re
 from .context import ExecContext
 from .filesystem import Entry
 from .registry import Invocation, Output, command, find
-from .syntax import AndOr, Command, Pipeline, ShellSyntaxError, parse
+from .syntax import AndOr, Command, Pipeline, ShellSyntaxError, Word, parse
 
 SHELLS = ("sh", "ash", "bash")
 _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
@@ -85,16 +85,29 @@ class Shell:
         if pipeline.negated:
             self.status = 0 if self.status else 1
 
+    async def _substitute(self, words: list[Word], errors: list[str]) -> dict[str, str]:
+        """Run the command substitutions of ``words`` in subshells: script → output without trailing newlines."""
+        outputs: dict[str, str] = {}
+        for script in (s for w in words for s in w.scripts()):
+            sub = Shell(self.ctx, self.name)
+            sub.variables, sub.cwd = dict(self.variables), self.cwd
+            result = await sub.run_script(script)
+            errors.append(result.stderr)
+            outputs[script] = result.stdout.rstrip("\n")
+        return outputs
+
     async def _command(self, cmd: Command, stdin: str) -> Output:
         variables = {**self.variables, "?": str(self.status), "0": self.name}
-        words = [w.expand(variables) for w in cmd.words]
+        errors: list[str] = []
+        outputs = await self._substitute(cmd.words + [r.target for r in cmd.redirects], errors)
+        words = [w.expand(variables, outputs) for w in cmd.words]
         assignments: dict[str, str] = {}
         while words and (match := _ASSIGNMENT.match(words[0])):
             assignments[match.group(1)] = match.group(2)
             words.pop(0)
         sinks: dict[int, tuple[str, str]] = {1: ("out", ""), 2: ("err", "")}
         for redirect in cmd.redirects:
-            target = redirect.target.expand(variables)
+            target = redirect.target.expand(variables, outputs)
             if redirect.op == "<":
                 entry = self.ctx.fs.get(self._abs(target))
                 if entry is None or entry.kind == "dir":
@@ -112,7 +125,7 @@ class Shell:
                 sinks[redirect.fd] = ("file", path)
         if not words:
             self.variables.update(assignments)
-            return Output()
+            return Output(stderr="".join(errors))
         saved = dict(self.variables)
         self.variables.update(assignments)
         try:
@@ -122,7 +135,9 @@ class Shell:
         finally:
             if assignments:
                 self.variables = saved
-        return self._route(out, sinks)
+        routed = self._route(out, sinks)
+        routed.stderr = "".join(errors) + routed.stderr
+        return routed
 
     def _route(self, out: Output, sinks: dict[int, tuple[str, str]]) -> Output:
         routed = Output(code=out.code)

@@ -1,4 +1,4 @@
-"""Network clients: ``curl``, ``wget``, ``nslookup``, ``getent hosts``, ``dig``, ``nc`` over the cluster's network model.
+"""Network tools: ``curl``, ``wget``, ``nslookup``, ``getent hosts``, ``dig``, ``nc``, ``netstat``/``ss``.
 
 Each asks the network model what the request meets (DNS, Service translation,
 NetworkPolicy, the listener) and prints what the real tool prints for that
@@ -13,6 +13,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..network.model import listeners
 from .registry import Invocation, Output, command
 
 CLUSTER_DNS = "10.96.0.10"
@@ -343,3 +344,22 @@ async def nc(inv: Invocation) -> Output:
         return Output(stderr=f"nc: {where}: Operation timed out\n" if verbose else "nc: timed out\n", code=1)
     return Output(stderr=f"nc: {where}: Connection refused\n" if verbose else "nc: can't connect to remote host "
                          f"({conn.ip}): Connection refused\n", code=1)
+
+
+@command("netstat", "ss")
+async def netstat(inv: Invocation) -> Output:
+    """Listening sockets of the pod (its containers share one network namespace): what the containers declare."""
+    spec = inv.ctx.pod.get("spec") or {}
+    sidecars = [c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
+    sockets = sorted({(listener.protocol.lower(), listener.port)
+                      for container in (spec.get("containers") or []) + sidecars
+                      for listener in listeners(inv.ctx.pod, container)})
+    if inv.name == "ss":
+        rows = "".join(f"{'LISTEN' if proto == 'tcp' else 'UNCONN':<7}{0:>6} {4096 if proto == 'tcp' else 0:>7}"
+                       f"{'*:' + str(port):>22}{'*:*':>20}\n" for proto, port in sockets)
+        return Output(stdout=f"{'State':<7}{'Recv-Q':>6} {'Send-Q':>7}{'Local Address:Port':>22}"
+                             f"{'Peer Address:Port':>20}\n" + rows)
+    rows = "".join(f"{proto:<6}{0:>6}{0:>7} {':::' + str(port):<23} {':::*':<23} {'LISTEN' if proto == 'tcp' else '':<11}\n"
+                   for proto, port in sockets)
+    return Output(stdout="Active Internet connections (only servers)\n"
+                         "Proto Recv-Q Send-Q Local Address           Foreign Address         State       \n" + rows)

@@ -1,10 +1,10 @@
 """The POSIX shell subset the simulated shell understands, parsed into a small syntax tree.
 
 Supported: words with single and double quotes, backslash escapes, ``$VAR``,
-``${VAR}`` and ``$?`` expansion, comments, pipelines (``|``, ``!``), lists
-(``&&``, ``||``, ``;``, newlines, ``&`` run in the foreground) and the
-redirections ``>``, ``>>``, ``<``, ``N>``, ``N>&M``. No globbing, no field
-splitting, no command substitution.
+``${VAR}`` and ``$?`` expansion, command substitution (``$(...)``, backquotes),
+comments, pipelines (``|``, ``!``), lists (``&&``, ``||``, ``;``, newlines,
+``&`` run in the foreground) and the redirections ``>``, ``>>``, ``<``, ``N>``,
+``N>&M``. No globbing, no field splitting.
 """
 
 from __future__ import annotations
@@ -24,10 +24,16 @@ class ShellSyntaxError(ValueError):
 class Word:
     """One word: literal text and variable references, expanded when the command runs."""
 
-    parts: tuple[tuple[str, str], ...]  # ("lit", text) or ("var", name)
+    parts: tuple[tuple[str, str], ...]  # ("lit", text), ("var", name) or ("cmd", script)
 
-    def expand(self, variables: dict[str, str]) -> str:
-        return "".join(text if kind == "lit" else variables.get(text, "") for kind, text in self.parts)
+    def expand(self, variables: dict[str, str], outputs: dict[str, str] | None = None) -> str:
+        """The word's text; ``outputs`` maps each substituted script to its output."""
+        return "".join(text if kind == "lit" else variables.get(text, "") if kind == "var"
+                       else (outputs or {}).get(text, "") for kind, text in self.parts)
+
+    def scripts(self) -> list[str]:
+        """The command substitutions of the word, in order."""
+        return [text for kind, text in self.parts if kind == "cmd"]
 
 
 @dataclass(frozen=True)
@@ -64,9 +70,34 @@ class AndOr:
 Token = tuple[str, object]  # ("word", Word) | ("op", str) | ("io", int)
 
 
+def _closing(script: str, i: int, opener: str, closer: str) -> int:
+    """The index of the ``closer`` matching an ``opener`` just before ``i`` (quotes and nesting respected)."""
+    depth, quote = 1, ""
+    while i < len(script):
+        ch = script[i]
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "\\":
+            i += 1
+        elif ch == closer and (opener == closer or depth == 1):
+            return i
+        elif ch == opener:
+            depth += 1
+        elif ch == closer:
+            depth -= 1
+        i += 1
+    raise ShellSyntaxError(f"unterminated {'`' if opener == '`' else '$('}")
+
+
 def _variable(script: str, i: int, parts: list[tuple[str, str]]) -> int:
     """Read a ``$`` expansion starting at ``script[i] == '$'``; returns the index after it."""
     nxt = script[i + 1] if i + 1 < len(script) else ""
+    if nxt == "(":
+        end = _closing(script, i + 2, "(", ")")
+        parts.append(("cmd", script[i + 2:end]))
+        return end + 1
     if nxt == "{":
         end = script.find("}", i + 2)
         if end < 0:
@@ -132,6 +163,10 @@ def tokenize(script: str) -> list[Token]:
             started, i = True, _double_quoted(script, i + 1, parts)
         elif ch == "$":
             started, i = True, _variable(script, i, parts)
+        elif ch == "`":
+            end = _closing(script, i + 1, "`", "`")
+            parts.append(("cmd", script[i + 1:end]))
+            started, i = True, end + 1
         elif any(script.startswith(op, i) for op in OPERATORS):
             if ch in "<>" and started and all(k == "lit" and t.isdigit() for k, t in parts):
                 tokens.append(("io", int("".join(t for _, t in parts))))
@@ -159,6 +194,10 @@ def _double_quoted(script: str, i: int, parts: list[tuple[str, str]]) -> int:
             i += 2
         elif ch == "$":
             i = _variable(script, i, parts)
+        elif ch == "`":
+            end = _closing(script, i + 1, "`", "`")
+            parts.append(("cmd", script[i + 1:end]))
+            i = end + 1
         else:
             parts.append(("lit", ch))
             i += 1

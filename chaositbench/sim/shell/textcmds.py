@@ -1,4 +1,4 @@
-"""Files and text: ``env``, ``printenv``, ``echo``, ``cat``, ``ls``, ``grep``, ``head``, ``tail``, ``wc`` (busybox style)."""
+"""Files and text: ``env``, ``printenv``, ``echo``, ``printf``, ``cat``, ``ls``, ``grep``, ``head``, ``tail``, ``wc`` (busybox style)."""
 
 from __future__ import annotations
 
@@ -57,6 +57,40 @@ async def echo(inv: Invocation) -> Output:
     if args[:1] == ["-n"]:
         newline, args = False, args[1:]
     return Output(stdout=" ".join(args) + ("\n" if newline else ""))
+
+
+_DIRECTIVE = re.compile(r"%(-?\d*)([sdi%])")
+_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", "r": "\r"}
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"\\([ntr\\])", lambda m: _ESCAPES[m.group(1)], text)
+
+
+@command("printf")
+async def printf(inv: Invocation) -> Output:
+    """``printf FORMAT [ARG]...`` with ``%s``, ``%d``, ``%i``, ``%%``, widths and ``\\n``/``\\t`` escapes;
+    the format is reused while arguments remain, as POSIX says."""
+    if not inv.args:
+        return inv.fail("usage: printf FORMAT [ARGUMENT]...")
+    fmt, args, out = _unescape(inv.args[0]), list(inv.args[1:]), ""
+    while True:
+        used = 0
+
+        def fill(match: re.Match[str]) -> str:
+            nonlocal used
+            if match.group(2) == "%":
+                return "%"
+            value = args[used] if used < len(args) else ""
+            used += 1
+            if match.group(2) in "di":
+                value = str(int(value)) if value.lstrip("-").isdigit() else "0"
+            width = match.group(1)
+            return f"{value:<{width[1:]}}" if width.startswith("-") else f"{value:>{width or 0}}"
+        out += _DIRECTIVE.sub(fill, fmt)
+        args = args[used:]
+        if not args or not used:
+            return Output(stdout=out)
 
 
 @command("cat")
