@@ -56,9 +56,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Dy
 
 
 @pytest.fixture
-def configuration(cluster: tuple[Path, DynamicClient], tmp_path: Path) -> dict[str, Any]:
-    return {"chaositbench_cluster": "kubeconfig", "chaositbench_kubeconfig": str(cluster[0]),
+def configuration(cluster: tuple[Path, DynamicClient], tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """The run's configuration; whatever a test leaves injected is restored afterwards."""
+    conf = {"chaositbench_cluster": "kubeconfig", "chaositbench_kubeconfig": str(cluster[0]),
             "chaositbench_context": "chaositbench-sim", "chaositbench_run_dir": str(tmp_path / "run")}
+    yield conf
+    actions.restore_cluster(conf)
 
 
 def snapshot(dynamic: DynamicClient) -> dict[str, Any]:
@@ -143,12 +146,17 @@ def test_seed_fault_injects_and_rolls_back_exactly(fault: str, cluster: tuple[Pa
     assert record["ground_truth"]["category"] == load_fault(fault).ground_truth.category
     CHECKS[fault](dynamic, record)
     assert snapshot(dynamic) != before
-    assert fault_symptom_visible(fault, 20, configuration), f"the symptom of {fault} never showed"
     assert actions.remove_fault(configuration=configuration) == [fault]
     assert snapshot(dynamic) == before
     assert actions.remove_fault(configuration=configuration) == []
     assert actions.restore_cluster(configuration) == {"faults_removed": [], "restored": [], "deleted": []}
     assert snapshot(dynamic) == before
+
+
+@pytest.mark.parametrize("fault", SEED_FAULTS)
+def test_seed_fault_symptom_shows(fault: str, configuration: dict[str, Any]) -> None:
+    actions.inject_fault(fault, configuration)
+    assert fault_symptom_visible(fault, 20, configuration), f"the symptom of {fault} never showed"
 
 
 def test_restore_cluster_undoes_what_an_agent_changed_too(cluster: tuple[Path, DynamicClient],
