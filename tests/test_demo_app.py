@@ -371,6 +371,31 @@ def test_kubectl_shows_every_demo_pod_running_and_ready(demo_sim: tuple[SimServe
     assert "data-postgres-0" in claims and "Bound" in claims
 
 
+def _exec(kubectl: Kubectl, namespace: str, target: str, *command: str) -> tuple[int, str]:
+    result = kubectl.run("-n", namespace, "exec", target, "--", *command, check=False)
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_the_edge_answers_and_the_policies_allow_exactly_the_declared_calls(
+        demo_sim: tuple[SimServer, Kubectl, float]) -> None:
+    _, kubectl, _ = demo_sim
+    kubectl("run", "client", "-n", "default", "--image=curlimages/curl:8.10.1", "--command", "--", "sleep", "infinity")
+    kubectl("wait", "-n", "default", "--for=condition=Ready", "pod/client", "--timeout=30s")
+    edge = "http://storefront.shop.svc.cluster.local:8080/"
+    assert _exec(kubectl, "default", "client", "curl", "-s", "-m", "2", "-w", " %{http_code}", edge) == (0, "OK\n 200")
+    code, _ = _exec(kubectl, "payments", "deploy/payment", "nc", "-z", "-w", "1", "postgres.data.svc.cluster.local",
+                    "5432")
+    assert code == 0
+    # calls nobody declared are dropped by the default-deny policies
+    code, out = _exec(kubectl, "payments", "deploy/payment", "nc", "-z", "-w", "1", "redis.data.svc.cluster.local",
+                      "6379")
+    assert code == 1
+    code, _ = _exec(kubectl, "shop", "deploy/checkout", "curl", "-s", "-m", "1", edge)
+    assert code == 28
+    code, _ = _exec(kubectl, "default", "client", "nc", "-z", "-w", "1", "postgres.data.svc.cluster.local", "5432")
+    assert code == 1
+
+
 def test_deploying_again_is_idempotent(demo_sim: tuple[SimServer, Kubectl, float],
                                        manifests: list[dict[str, Any]]) -> None:
     server, kubectl, _ = demo_sim
