@@ -56,6 +56,22 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {{name: fenced, namespace: {NS}, labels: {{role: fenced}}}}
+spec:
+  containers:
+  - {{name: app, image: busybox:1.36, command: [sleep, infinity]}}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {{name: fenced-dns-only, namespace: {NS}}}
+spec:
+  podSelector: {{matchLabels: {{role: fenced}}}}
+  policyTypes: [Egress]
+  egress:
+  - ports: [{{port: 53, protocol: UDP}}, {{port: 53, protocol: TCP}}]
+---
+apiVersion: v1
+kind: Pod
 metadata: {{name: web, namespace: {NS}}}
 spec:
   initContainers:
@@ -85,7 +101,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SimServe
     kubeconfig = sim.write_kubeconfig(tmp_path_factory.mktemp("exec") / "config")
     kubectl = Kubectl(kubeconfig, tmp_path_factory.mktemp("exec-cache"))
     kubectl("apply", "-f", "-", input=MANIFESTS)
-    for namespace, selector in ((NS, "app=pay"), (NS, "!app"), ("kube-system", "k8s-app=kube-dns")):
+    for namespace, selector in ((NS, "app=pay"), (NS, "!app,!role"), (NS, "role=fenced"),
+                                ("kube-system", "k8s-app=kube-dns")):
         eventually(lambda: "True" in kubectl("get", "pods", "-n", namespace, "-l", selector, "-o",
                                              "jsonpath={.items[*].status.conditions[?(@.type=='Ready')].status}"),
                    f"{selector} pods in {namespace} to be ready")
@@ -120,6 +137,20 @@ def test_curl_and_dns_through_the_cluster_network(cluster: tuple[SimServer, Kube
     resolv = exec_(kubectl, "cat", "/etc/resolv.conf")
     assert resolv.stdout.startswith(f"search {NS}.svc.cluster.local svc.cluster.local cluster.local\n"
                                     "nameserver 10.96.0.10\n")
+
+
+def test_network_policy_drops_what_it_does_not_allow(cluster: tuple[SimServer, Kubectl, Path]) -> None:
+    _, kubectl, _ = cluster
+
+    def fenced(script: str) -> Any:
+        return kubectl.run("exec", "fenced", "-n", NS, "--", "sh", "-c", script, check=False)
+    timed_out = fenced(f"curl -sS -m 1 http://pay-api.{NS}/healthz")
+    assert timed_out.returncode == 28
+    assert timed_out.stderr == ("curl: (28) Connection timed out after 1001 milliseconds\n"
+                                "command terminated with exit code 28\n")
+    assert fenced("nslookup pay-api | tail -2 | head -1").stdout.startswith("Address: ")  # DNS is allowed
+    nc = fenced("nc -zv -w 1 pay-api 80")
+    assert nc.returncode == 1 and nc.stderr.startswith("nc: pay-api (") and "Operation timed out" in nc.stderr
 
 
 def test_unknown_command_is_127(cluster: tuple[SimServer, Kubectl, Path]) -> None:

@@ -165,6 +165,7 @@ def test_pipes_lists_and_exit_codes(ctx: ExecContext) -> None:
     assert sh(ctx, "echo hi > /tmp/f && cat /tmp/f; cat /dev/null").stdout == "hi\n"
     assert sh(ctx, "cd /etc/web && pwd && ls | head -1").stdout == "/etc/web\napp.yaml\n"
     assert sh(ctx, "grep -c o", stdin="foo\nbar\nboo\n").stdout == "2\n"
+    assert sh(ctx, "head -c 3 /etc/web/mode; tail -n +2", stdin="1\n2\n3\n").stdout == "liv2\n3\n"
     assert sh(ctx, "printf '%s=%d\\n' a 1 b 2; printf '[%-3s|%3s]' x y").stdout == "a=1\nb=2\n[x  |  y]"
     assert sh(ctx, "echo $(hostname)-`echo $(printenv DB_HOST)` \"$(echo 'a)b')\"").stdout == "web-1-postgres.data a)b\n"
     substituted = sh(ctx, "H=$(nope); echo \"[$H]\"")

@@ -237,6 +237,14 @@ async def _lines_of(inv: Invocation, operands: list[str]) -> tuple[str, Output]:
 
 @command("head")
 async def head(inv: Invocation) -> Output:
+    """``head [-n N | -N | -c BYTES] [FILE]``."""
+    if "-c" in inv.args[:-1]:
+        at = inv.args.index("-c")
+        size, operands = inv.args[at + 1], inv.args[:at] + inv.args[at + 2:]
+        text, error = await _lines_of(inv, operands)
+        if error.code or not size.isdigit():
+            return error if error.code else inv.fail(f"invalid number '{size}'")
+        return Output(stdout=text.encode()[:int(size)].decode("utf-8", errors="ignore"))
     count, operands, _ = _count_option(inv, 10)
     text, error = await _lines_of(inv, operands)
     if error.code:
