@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import textwrap
 import threading
@@ -17,7 +18,7 @@ import pytest
 from chaoslib.exceptions import ActivityFailed
 
 from chaositbench.agent.actions import hand_over
-from chaositbench.agent.controller import KILL_GRACE_S
+from chaositbench.agent.controller import KILL_GRACE_S, run_process
 from chaositbench.agent.protocol import InvalidDiagnosis, validate_diagnosis
 from chaositbench.agent.sandbox import create_sandbox, teardown_sandbox
 from chaositbench.agent.tools import Tools
@@ -75,6 +76,15 @@ def test_sandbox_is_refused_outside_its_namespaces(kubectl: Kubectl, kubeconfig:
     assert "chaositbench-agent" not in kubectl("get", "namespaces", "-o", "name")
 
 
+def test_a_sandbox_the_cluster_refuses_is_a_clear_error_and_leaves_nothing(kubectl: Kubectl, kubeconfig: Path,
+                                                                          tmp_path: Path) -> None:
+    with pytest.raises(ActivityFailed, match="cannot create the agent sandbox: 404"):
+        hand_over("x", sla_s=60, namespaces=["no-such-namespace"], agent="noop", kubeconfig=str(kubeconfig),
+                  run_dir=str(tmp_path))
+    assert kubectl("get", "clusterroles,clusterrolebindings", "-l", "chaositbench.io/sandbox", "-o", "name") == ""
+    assert "chaositbench-agent" not in kubectl("get", "namespaces", "-o", "name")
+
+
 def test_command_agent_is_recorded_and_its_diagnosis_parsed(kubeconfig: Path, shop: str, tmp_path: Path) -> None:
     agent = script(tmp_path, """
         import json, os, subprocess
@@ -104,13 +114,19 @@ def test_command_agent_is_recorded_and_its_diagnosis_parsed(kubeconfig: Path, sh
     assert not (Path(result["run_dir"]) / "kubeconfig").exists()
 
 
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a killed, not yet reaped zombie does not)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except FileNotFoundError:
-        return False
-    return state not in ("Z", "X")
+def alive(pid: int, within_s: float = 2.0) -> bool:
+    """Whether ``pid`` still runs after ``within_s`` (SIGKILL is delivered asynchronously; a zombie is dead)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+        except FileNotFoundError:
+            return False
+        if state in ("Z", "X"):
+            return False
+        if time.monotonic() > deadline:
+            return True
+        time.sleep(0.05)
 
 
 def test_hanging_agent_is_killed_at_the_deadline(kubeconfig: Path, shop: str, tmp_path: Path) -> None:
@@ -124,6 +140,27 @@ def test_hanging_agent_is_killed_at_the_deadline(kubeconfig: Path, shop: str, tm
     assert not alive(int(pid_file.read_text()))
     get, = Trajectory(result["trajectory"]).read()
     assert get["argv"][:2] == ["get", "pods"] and get["exit_code"] == 0
+
+
+def test_an_interrupted_hand_over_leaves_no_agent_process(tmp_path: Path) -> None:
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(*_: object) -> None:
+        if pid_file.exists() and pid_file.read_text().strip():
+            raise Interrupted
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+    pid_file = tmp_path / "child.pid"
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.5)
+    try:
+        with pytest.raises(Interrupted):
+            run_process(["/bin/sh", "-c", f"sleep 300 & echo $! > {pid_file}; wait"], dict(os.environ), tmp_path,
+                        60, tmp_path / "out", tmp_path / "err")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert not alive(int(pid_file.read_text()))
 
 
 def test_crashing_agent_is_recorded(kubeconfig: Path, shop: str, tmp_path: Path) -> None:

@@ -74,7 +74,8 @@ def run_process(argv: list[str], env: dict[str, str], cwd: Path, timeout_s: floa
     """Run ``argv`` in its own process group until it exits or ``timeout_s`` passes.
 
     Returns (exit code, timed out). On time-out the group gets SIGTERM, then SIGKILL after
-    ``KILL_GRACE_S``; after a normal exit, leftover members of the group are killed.
+    ``KILL_GRACE_S``; after the agent exits (or the wait is interrupted), leftover members of
+    the group are killed.
     """
     with open(stdout, "wb") as out, open(stderr, "wb") as err:
         proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
@@ -88,9 +89,10 @@ def run_process(argv: list[str], env: dict[str, str], cwd: Path, timeout_s: floa
         try:
             proc.wait(timeout=KILL_GRACE_S)
         except subprocess.TimeoutExpired:
-            _signal_group(proc.pid, signal.SIGKILL)
-            proc.wait()
-    _signal_group(proc.pid, signal.SIGKILL)
+            pass
+    finally:  # also when the run itself is interrupted (SIGINT): the agent never outlives it
+        _signal_group(proc.pid, signal.SIGKILL)
+        proc.wait()
     return proc.returncode, timed_out
 
 

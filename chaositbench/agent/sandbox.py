@@ -1,7 +1,8 @@
 """The agent's scoped identity: a ServiceAccount with an SRE's rights in the scenario's namespaces only.
 
-Created with an admin kubeconfig; everything carries the label ``chaositbench.io/sandbox=<id>``
-and :func:`teardown_sandbox` removes all of it. The rights are the data tables below:
+Created with an admin kubeconfig: the ServiceAccount ``agent`` in its own namespace
+``chaositbench-agent-<id>`` (so parallel runs never share anything); everything carries the
+label ``chaositbench.io/sandbox=<id>`` and :func:`teardown_sandbox` removes all of it. The rights are the data tables below:
 ``NAMESPACED_RULES`` (a ClusterRole bound by one RoleBinding in each allowed namespace, so
 it grants nothing elsewhere) and ``CLUSTER_RULES`` (a ClusterRole bound cluster-wide).
 """
@@ -21,7 +22,8 @@ from kubernetes.client.rest import ApiException
 
 from chaositbench.sim.kubeconfig import write_kubeconfig
 
-SANDBOX_NAMESPACE = "chaositbench-agent"
+SANDBOX_NAMESPACE_PREFIX = "chaositbench-agent-"
+SERVICE_ACCOUNT = "agent"
 SANDBOX_LABEL = "chaositbench.io/sandbox"
 MIN_TOKEN_S = 600  # the shortest lifetime the TokenRequest API grants
 
@@ -66,7 +68,6 @@ class Sandbox:
     namespaces: list[str]
     kubeconfig: Path
     token_expires_s: int
-    created_namespace: bool
     context: str | None = None
     objects: list[dict[str, str]] = field(default_factory=list)
 
@@ -102,26 +103,18 @@ def create_sandbox(admin_kubeconfig: str | Path, namespaces: list[str], kubeconf
         raise ActivityFailed("the agent sandbox needs at least one allowed namespace")
     api, cluster = _load_admin(admin_kubeconfig, context)
     sandbox_id = token_secrets.token_hex(4)
-    name = f"chaositbench-agent-{sandbox_id}"
+    name = SANDBOX_NAMESPACE_PREFIX + sandbox_id
     labels = {SANDBOX_LABEL: sandbox_id, "app.kubernetes.io/managed-by": "chaositbench"}
     core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
     seconds = max(MIN_TOKEN_S, int(token_seconds))
-    sandbox = Sandbox(sandbox_id, SANDBOX_NAMESPACE, "agent-" + sandbox_id, list(namespaces), Path(kubeconfig_path),
-                      seconds, created_namespace=False, context=context)
-    meta = client.V1ObjectMeta
+    sandbox = Sandbox(sandbox_id, name, SERVICE_ACCOUNT, list(namespaces), Path(kubeconfig_path), seconds,
+                      context=context)
     try:
-        try:
-            core.read_namespace(SANDBOX_NAMESPACE)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-            core.create_namespace({"metadata": {"name": SANDBOX_NAMESPACE, "labels": labels}})
-            sandbox.created_namespace = True
-        core.create_namespaced_service_account(SANDBOX_NAMESPACE, client.V1ServiceAccount(
-            metadata=meta(name=sandbox.service_account, labels=labels)))
-        sandbox.objects.append({"kind": "ServiceAccount", "namespace": SANDBOX_NAMESPACE,
-                                "name": sandbox.service_account})
-        subject = [{"kind": "ServiceAccount", "name": sandbox.service_account, "namespace": SANDBOX_NAMESPACE}]
+        core.create_namespace({"metadata": {"name": sandbox.namespace, "labels": labels}})
+        sandbox.objects.append({"kind": "Namespace", "name": sandbox.namespace})
+        core.create_namespaced_service_account(sandbox.namespace, {"metadata": {"name": sandbox.service_account,
+                                                                                "labels": labels}})
+        subject = [{"kind": "ServiceAccount", "name": sandbox.service_account, "namespace": sandbox.namespace}]
         for role, table in ((name + "-sre", NAMESPACED_RULES), (name + "-cluster", CLUSTER_RULES)):
             rbac.create_cluster_role({"metadata": {"name": role, "labels": labels}, "rules": _rules(table)})
             sandbox.objects.append({"kind": "ClusterRole", "name": role})
@@ -136,7 +129,7 @@ def create_sandbox(admin_kubeconfig: str | Path, namespaces: list[str], kubeconf
                 "subjects": subject})
             sandbox.objects.append({"kind": "RoleBinding", "namespace": namespace, "name": name})
         token = core.create_namespaced_service_account_token(
-            sandbox.service_account, SANDBOX_NAMESPACE,
+            sandbox.service_account, sandbox.namespace,
             {"spec": {"audiences": [], "expirationSeconds": seconds}}).status.token
     except ApiException as exc:
         teardown_sandbox(admin_kubeconfig, sandbox)
@@ -156,14 +149,15 @@ def create_sandbox(admin_kubeconfig: str | Path, namespaces: list[str], kubeconf
 
 
 def teardown_sandbox(admin_kubeconfig: str | Path, sandbox: Sandbox, wait_s: float = 10.0) -> None:
-    """Delete everything ``create_sandbox`` made (idempotent); the token dies with its ServiceAccount.
+    """Delete everything ``create_sandbox`` made (idempotent) and the agent's kubeconfig.
 
-    Deletes the sandbox namespace too if this sandbox created it, waiting up to ``wait_s`` for it to go.
+    The ServiceAccount and its token go with the sandbox namespace; waits up to ``wait_s``
+    for the namespace to be gone.
     """
     api, _ = _load_admin(admin_kubeconfig, sandbox.context)
     core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
     deleters = {
-        "ServiceAccount": lambda o: core.delete_namespaced_service_account(o["name"], o["namespace"]),
+        "Namespace": lambda o: core.delete_namespace(o["name"]),
         "ClusterRole": lambda o: rbac.delete_cluster_role(o["name"]),
         "ClusterRoleBinding": lambda o: rbac.delete_cluster_role_binding(o["name"]),
         "RoleBinding": lambda o: rbac.delete_namespaced_role_binding(o["name"], o["namespace"]),
@@ -175,17 +169,14 @@ def teardown_sandbox(admin_kubeconfig: str | Path, sandbox: Sandbox, wait_s: flo
             except ApiException as exc:
                 if exc.status != 404:
                     raise ActivityFailed(f"cannot delete {obj['kind']} {obj['name']}: {exc.reason}") from exc
-        if sandbox.created_namespace:
-            try:
-                core.delete_namespace(sandbox.namespace)
-                deadline = time.monotonic() + wait_s
-                while time.monotonic() < deadline:
-                    core.read_namespace(sandbox.namespace)
-                    time.sleep(0.1)
-            except ApiException as exc:
-                if exc.status != 404:
-                    raise ActivityFailed(f"cannot delete namespace {sandbox.namespace}: {exc.reason}") from exc
         sandbox.objects.clear()
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            core.read_namespace(sandbox.namespace)
+            time.sleep(0.1)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise ActivityFailed(f"cannot remove the agent sandbox: {exc.status} {exc.reason}") from exc
     finally:
         api.close()
-    sandbox.kubeconfig.unlink(missing_ok=True)
+        sandbox.kubeconfig.unlink(missing_ok=True)
