@@ -293,3 +293,52 @@ def test_dns_without_ready_coredns_is_refused(live: Live) -> None:
     while not live.connect(toolbox, "postgres.data", 5432).ok:
         assert time.monotonic() < deadline, "DNS did not come back"
         time.sleep(0.05)
+
+
+def test_the_api_server_answers_behind_the_kubernetes_service(live: Live, policies: Any) -> None:
+    toolbox = live.pod("shop", "toolbox")
+    endpoints = live.call(lambda: live.cluster.api.get(preferred("", "Endpoints"), "default", "kubernetes"))
+    assert endpoints["subsets"][0]["ports"] == [{"name": "https", "port": 6443, "protocol": "TCP"}]
+    conn = live.connect(toolbox, "kubernetes.default.svc", 443)
+    assert conn.ok and conn.ip == "10.96.0.1" and conn.target is None and conn.endpoint.endswith(":6443")
+    health = live.http(toolbox, "https://kubernetes.default.svc/healthz")
+    assert (health.status, health.body) == (200, "ok")
+    assert '"gitVersion": "v1.' in live.http(toolbox, "https://kubernetes.default/version").body
+    forbidden = live.http(toolbox, "https://kubernetes.default/api/v1/secrets")
+    assert forbidden.status == 403 and '"reason": "Forbidden"' in forbidden.body
+    assert 'User \\"system:anonymous\\" cannot get path' in forbidden.body
+
+    policies("shop", "only-dns", ALLOW_DNS)  # egress isolated: the API server is dropped too
+    assert live.connect(toolbox, "kubernetes.default", 443).error == "timeout"
+    ip = conn.endpoint.split(":")[0]
+    policies("shop", "to-apiserver", {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{
+        "to": [{"ipBlock": {"cidr": f"{ip}/32"}}], "ports": [{"port": 6443}]}]})
+    assert live.connect(toolbox, "kubernetes.default", 443).ok  # the rule sees the endpoint port, not 443
+
+
+def test_hand_made_endpoints_outside_the_pod_network_answer(live: Live) -> None:
+    toolbox = live.pod("shop", "toolbox")
+    live.create(SERVICES, "data", {"metadata": {"name": "legacy-db"}, "spec": {"ports": [{"port": 5432}]}})
+    live.create(preferred("discovery.k8s.io", "EndpointSlice"), "data", {
+        "metadata": {"name": "legacy-db-1", "labels": {"kubernetes.io/service-name": "legacy-db"}},
+        "addressType": "IPv4", "ports": [{"name": "", "port": 15432, "protocol": "TCP"}],
+        "endpoints": [{"addresses": ["192.0.2.40"], "conditions": {"ready": True}}]})
+    conn = live.connect(toolbox, "legacy-db.data", 5432)
+    assert conn.ok and conn.endpoint == "192.0.2.40:15432"
+    assert live.connect(toolbox, "192.0.2.40", 15432).ok  # the address itself answers on its listed port
+    assert live.connect(toolbox, "192.0.2.40", 5432).error == "timeout"
+
+
+def test_node_addresses_answer_on_node_ports_and_the_kubelet_port(live: Live) -> None:
+    toolbox, payments = live.pod("shop", "toolbox"), live.pod("shop", "payments")
+    svc = live.create(SERVICES, "shop", service("payments-nodeport", 80, "http", {"app": "payments"},
+                                                type="NodePort"))
+    node_port = svc["spec"]["ports"][0]["nodePort"]
+    node = live.call(lambda: live.cluster.api.get(preferred("", "Node"), "", toolbox["spec"]["nodeName"]))
+    node_ip = next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
+    conn = live.connect(toolbox, node_ip, node_port)
+    assert conn.ok and conn.target["metadata"]["name"] == payments["metadata"]["name"] and conn.port == 8080
+    assert live.http(toolbox, f"http://{node_ip}:{node_port}/pay").status == 200
+    assert live.connect(toolbox, node_ip, 10250).ok  # the kubelet
+    closed = live.connect(toolbox, node_ip, 31999 if node_port != 31999 else 31998)
+    assert closed.error == "refused"

@@ -230,3 +230,11 @@ def test_policies_of_other_namespaces_do_not_select() -> None:
     elsewhere = policy("deny-all", "default", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})
     assert check([elsewhere], WEB, DB, 5432).allowed
     assert not check([elsewhere], OTHER, DB, 5432).allowed  # other's egress is isolated
+
+
+def test_null_selectors_count_as_absent() -> None:
+    null_pods = policy("null", "data", {"podSelector": {}, "ingress": [{"from": [
+        {"namespaceSelector": {"matchLabels": {"team": "shop"}}, "podSelector": None}]}]})
+    assert check([null_pods], WEB, DB, 5432).allowed and not check([null_pods], OTHER, DB, 5432).allowed
+    nothing = policy("nothing", "data", {"podSelector": {}, "ingress": [{"from": [{"podSelector": None}]}]})
+    assert not check([nothing], CACHE, DB, 5432).allowed  # a peer selecting nothing matches nothing

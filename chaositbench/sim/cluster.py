@@ -22,7 +22,7 @@ from .events import EventRecorder
 from .kinds import Kind, all_kinds, preferred
 from .logbook import LogBook
 from .metrics import ClusterMetrics
-from .network import Network, bootstrap_dns
+from .network import Network, bootstrap_network
 from .rbac import Authorizer, bootstrap_policy
 from .resources import Hooks, ResourceAPI
 from .store import Obj, Store
@@ -100,7 +100,7 @@ class Cluster:
             "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
             "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP",
                                                           "targetPort": 6443}]}})
-        bootstrap_dns(self.api)
+        bootstrap_network(self.api)
 
     # -- life cycle ----------------------------------------------------------------
     async def start(self) -> None:

@@ -2,7 +2,7 @@
 
 The store calls a listener on every write; the view of a store is marked stale
 only by writes to the kinds networking reads (pods, Services, Endpoints,
-EndpointSlices, NetworkPolicies, namespaces), so the many Event and lease
+EndpointSlices, NetworkPolicies, namespaces, nodes), so the many Event and lease
 writes cost nothing. :func:`view_of` returns the current :class:`NetworkView`.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, field
+from typing import Any
 from ..kinds import preferred
 from ..store import Obj, Store, WatchEvent
 
@@ -19,7 +20,8 @@ ENDPOINTS = preferred("", "Endpoints")
 SLICES = preferred("discovery.k8s.io", "EndpointSlice")
 POLICIES = preferred("networking.k8s.io", "NetworkPolicy")
 NAMESPACES = preferred("", "Namespace")
-WATCHED = frozenset(k.storage_key for k in (PODS, SERVICES, ENDPOINTS, SLICES, POLICIES, NAMESPACES))
+NODES = preferred("", "Node")
+WATCHED = frozenset(k.storage_key for k in (PODS, SERVICES, ENDPOINTS, SLICES, POLICIES, NAMESPACES, NODES))
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
@@ -46,6 +48,17 @@ class NetworkView:
     pods: dict[tuple[str, str], Obj] = field(default_factory=dict)
     pod_by_ip: dict[str, Obj] = field(default_factory=dict)
     policies: list[Obj] = field(default_factory=list)
+    #: (ip, port, protocol) of Service endpoints that are not pods (the API server, hand-made Endpoints)
+    outside_endpoints: set[tuple[str, int, str]] = field(default_factory=set)
+    #: node addresses (InternalIP, ExternalIP) → node name
+    node_ips: dict[str, str] = field(default_factory=dict)
+    #: (nodePort, protocol) → (Service, its port entry)
+    node_ports: dict[tuple[int, str], tuple[Obj, dict[str, Any]]] = field(default_factory=dict)
+
+    def policies_between(self, *pods: Obj | None) -> list[Obj]:
+        """The policies that can isolate any of ``pods`` (those of their namespaces)."""
+        namespaces = {p["metadata"].get("namespace") for p in pods if p is not None}
+        return [p for p in self.policies if p["metadata"].get("namespace") in namespaces]
 
     def ready_backends(self, namespace: str, service: str) -> list[Backend]:
         return [b for b in self.backends.get((namespace, service), []) if b.ready]
@@ -91,9 +104,13 @@ def build(store: Store, generation: int) -> NetworkView:
     for svc in store.list(SERVICES.storage_key):
         meta = svc["metadata"]
         view.services[(meta["namespace"], meta["name"])] = svc
-        for ip in [(svc.get("spec") or {}).get("clusterIP")] + list((svc.get("spec") or {}).get("clusterIPs") or []):
+        spec = svc.get("spec") or {}
+        for ip in [spec.get("clusterIP")] + list(spec.get("clusterIPs") or []):
             if ip and ip != "None":
                 view.service_by_ip[ip] = svc
+        for port in spec.get("ports") or []:
+            if port.get("nodePort") and spec.get("type") in ("NodePort", "LoadBalancer"):
+                view.node_ports[(int(port["nodePort"]), port.get("protocol") or "TCP")] = (svc, port)
     slices: dict[tuple[str, str], list[Obj]] = {}
     for item in store.list(SLICES.storage_key):
         name = (item["metadata"].get("labels") or {}).get(SERVICE_NAME_LABEL)
@@ -113,6 +130,13 @@ def build(store: Store, generation: int) -> NetworkView:
                 and not (pod.get("spec") or {}).get("hostNetwork"):
             view.pod_by_ip[ip] = pod
     view.policies = list(store.list(POLICIES.storage_key))
+    for node in store.list(NODES.storage_key):
+        for address in (node.get("status") or {}).get("addresses") or []:
+            if address.get("type") in ("InternalIP", "ExternalIP") and address.get("address"):
+                view.node_ips[address["address"]] = node["metadata"]["name"]
+    view.outside_endpoints = {(b.ip, number, protocol) for backends in view.backends.values() for b in backends
+                              if b.ready and b.pod is None and b.ip not in view.pod_by_ip
+                              for number, protocol in b.ports.values()}
     return view
 
 

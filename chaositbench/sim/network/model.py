@@ -13,7 +13,9 @@ requesting a URL does, from the real objects only:
    per source, Service address and port) from the EndpointSlices (or Endpoints)
    and the port becomes its resolved ``targetPort``; no ready endpoint → refused,
    as kube-proxy rejects. Pod IPs may be dialled directly; any other address
-   has nobody answering → timeout.
+   has nobody answering → timeout, except addresses that a Service lists as
+   endpoints outside the pod network (the API server's, hand-made Endpoints),
+   which answer on their listed ports.
 3. **NetworkPolicy** (:mod:`.policy`) on the pod address and port actually
    reached: denied → timeout (packets are dropped).
 4. **The listener**: a running container of the destination pod listening on
@@ -28,7 +30,9 @@ when one of its required dependencies fails to connect or is itself degraded
 as healthy). A degraded container still answers its liveness/startup probe
 paths as declared, answers 503 on readiness-style paths (its readiness probe's
 path, or any path containing ``ready``) and 502 elsewhere, as a proxy whose
-upstream fails; the body names the failing chain.
+upstream fails; the body names the failing chain. The API server answers as
+it answers ``system:anonymous`` (:mod:`.apiserver`); other endpoints outside
+the pod network answer 200 with an empty body (nothing is known about them).
 
 Results are cached until an object the network reads changes.
 """
@@ -44,11 +48,14 @@ from urllib.parse import urlsplit
 
 from ..behaviour.needs import ANNOTATION, ContainerNeeds, Dependency, Listener, NeedsError, needs_of
 from ..store import Obj
+from . import apiserver
 from .dns import DNS_NAMESPACE, DNS_SERVICE, DNS_SERVICE_IP, resolve_in
 from .index import NetworkView, pod_ip, view_of
 from .policy import Decision, Endpoint, evaluate
 
 PROBES = ("livenessProbe", "startupProbe")
+#: What every node listens on besides NodePorts: the kubelet's API (10250) and its health port (10248).
+NODE_LISTENERS = frozenset({(10250, "TCP"), (10248, "TCP")})
 
 
 @dataclass(frozen=True)
@@ -56,8 +63,9 @@ class Connection:
     """The outcome of dialling ``host:port`` from a pod.
 
     ``error`` is None, ``"nxdomain"``, ``"refused"`` or ``"timeout"``; ``ip`` is
-    the address dialled (after DNS); ``target`` the pod reached, ``port`` and
-    ``container`` where it was received; ``message`` what a Go client prints;
+    the address dialled (after DNS); ``target`` the pod reached (None for an
+    endpoint outside the pod network), ``port`` and ``container`` where it was
+    received, ``endpoint`` its ``ip:port``; ``message`` what a Go client prints;
     ``decision`` the NetworkPolicy verdict when one was taken.
     """
 
@@ -69,6 +77,7 @@ class Connection:
     port: int | None = None
     container: str | None = None
     decision: Decision | None = None
+    endpoint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -160,8 +169,11 @@ class Network:
                 return HttpResult(None, "", "timeout", f'{op} "{url}": {conn.message} '
                                   "(Client.Timeout exceeded while awaiting headers)", timeout)
             return HttpResult(None, "", conn.error, f'{op} "{url}": {conn.message}')
-        assert conn.target is not None and conn.container is not None and conn.port is not None
-        status, body = self._answer(conn.target, conn.container, conn.port, parts.path or "/")
+        if conn.target is None:
+            status, body = self._outside_answer(conn, parts.path or "/")
+        else:
+            assert conn.container is not None and conn.port is not None
+            status, body = self._answer(conn.target, conn.container, conn.port, parts.path or "/")
         return HttpResult(status, body, None, f"HTTP/1.1 {status} {phrase(status)}")
 
     def degraded(self, pod: Obj, container: str) -> str | None:
@@ -214,7 +226,7 @@ class Network:
         origin = Endpoint(pod_ip(source) or "", source)
         for backend in backends:
             pod = view.pods.get(backend.pod) if backend.pod else view.pod_by_ip.get(backend.ip)
-            if evaluate(view.policies, view.namespaces, origin, Endpoint(backend.ip, pod),
+            if evaluate(view.policies_between(source, pod), view.namespaces, origin, Endpoint(backend.ip, pod),
                         backend.ports[port_name or ""][0], "UDP").allowed:
                 return None
         return Connection(False, "timeout", None, None, prefix + "i/o timeout")
@@ -224,12 +236,19 @@ class Network:
         net = protocol.lower()
         refused = f"dial {net} {address}: connect: connection refused"
         timeout = f"dial {net} {address}: i/o timeout"
-        service = view.service_by_ip.get(ip)
+        service, service_port = view.service_by_ip.get(ip), None
         if service is not None:
             service_port = next((p for p in (service.get("spec") or {}).get("ports") or []
                                  if p.get("port") == port and (p.get("protocol") or "TCP") == protocol), None)
             if service_port is None:
                 return Connection(False, "timeout", ip, None, timeout)
+        elif ip in view.node_ips and (port, protocol) in view.node_ports:
+            service, service_port = view.node_ports[(port, protocol)]
+        elif ip in view.node_ips and (ip, port, protocol) not in view.outside_endpoints:
+            if (port, protocol) in NODE_LISTENERS:
+                return Connection(True, None, ip, None, f"connected to {address}", port, None, None, address)
+            return Connection(False, "refused", ip, None, refused)
+        if service is not None and service_port is not None:
             name = service_port.get("name") or ""
             meta = service["metadata"]
             backends = sorted((b for b in view.ready_backends(meta["namespace"], meta["name"]) if name in b.ports),
@@ -242,18 +261,21 @@ class Network:
         else:
             target_ip, target_port = ip, port
             pod = view.pod_by_ip.get(ip)
-        if pod is None:
+        endpoint = f"{target_ip}:{target_port}"
+        if pod is None and (target_ip, target_port, protocol) not in view.outside_endpoints:
             return Connection(False, "timeout", ip, None, timeout)
-        decision = evaluate(view.policies, view.namespaces, Endpoint(pod_ip(source) or "", source),
+        decision = evaluate(view.policies_between(source, pod), view.namespaces, Endpoint(pod_ip(source) or "", source),
                             Endpoint(target_ip, pod), target_port, protocol)
         if not decision.allowed:
-            return Connection(False, "timeout", ip, pod, timeout, target_port, None, decision)
+            return Connection(False, "timeout", ip, pod, timeout, target_port, None, decision, endpoint)
+        if pod is None:
+            return Connection(True, None, ip, None, f"connected to {address}", target_port, None, decision, endpoint)
         running = _running(pod)
         container = next((c.get("name", "") for c in _serving_containers(pod) if c.get("name") in running
                           and any(l.port == target_port and l.protocol == protocol for l in listeners(pod, c))), None)
         if container is None:
-            return Connection(False, "refused", ip, pod, refused, target_port, None, decision)
-        return Connection(True, None, ip, pod, f"connected to {address}", target_port, container, decision)
+            return Connection(False, "refused", ip, pod, refused, target_port, None, decision, endpoint)
+        return Connection(True, None, ip, pod, f"connected to {address}", target_port, container, decision, endpoint)
 
     # -- answering ---------------------------------------------------------------------
     def _failure(self, pod: Obj, container: str, seen: frozenset[tuple[str, str]]) -> str | None:
@@ -271,6 +293,14 @@ class Network:
                 if failure:
                     return f"{upstream} failing: {failure}"
         return None
+
+    def _outside_answer(self, conn: Connection, path: str) -> tuple[int, str]:
+        view = self._view()
+        servers = {f"{b.ip}:{number}" for b in view.ready_backends(*apiserver.SERVICE)
+                   for number, _ in b.ports.values()}
+        if conn.endpoint in servers:
+            return apiserver.anonymous_answer(path, self.cluster.version_info())
+        return 200, ""
 
     def _answer(self, pod: Obj, container_name: str, port: int, path: str) -> tuple[int, str]:
         container = next(c for c in _serving_containers(pod) if c.get("name") == container_name)

@@ -33,10 +33,14 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from functools import lru_cache
+from typing import Any, Iterable, Mapping, Union
 
-from ..selectors import selector_from_object
+from ..selectors import LabelSelector, selector_from_object
 from ..store import Obj
+
+IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
 NAME_LABEL = "kubernetes.io/metadata.name"
 
@@ -101,39 +105,104 @@ def policy_types(policy: Obj) -> tuple[str, ...]:
     return ("Ingress", "Egress") if spec.get("egress") else ("Ingress",)
 
 
+@dataclass(frozen=True)
+class _Peer:
+    pods: LabelSelector | None
+    namespaces: LabelSelector | None
+    block: tuple[IPNetwork, tuple[IPNetwork, ...]] | None
+    invalid_block: bool = False  # an ipBlock whose CIDRs do not parse matches nothing
+
+
+@dataclass(frozen=True)
+class _Rule:
+    peers: tuple[_Peer, ...]  # empty: every peer
+    ports: tuple[Mapping[str, Any], ...]  # empty: every port
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    """A policy with its selectors parsed once."""
+
+    name: str  # namespace/name
+    namespace: str
+    types: tuple[str, ...]
+    selector: LabelSelector
+    ingress: tuple[_Rule, ...]
+    egress: tuple[_Rule, ...]
+
+
+def _peer(raw: Mapping[str, Any] | None) -> _Peer:
+    raw = raw or {}
+    pods, namespaces, block = raw.get("podSelector"), raw.get("namespaceSelector"), raw.get("ipBlock")
+    parsed = None
+    if block is not None:
+        try:
+            parsed = (ipaddress.ip_network(block.get("cidr", ""), strict=False),
+                      tuple(ipaddress.ip_network(c, strict=False) for c in block.get("except") or []))
+        except ValueError:
+            return _Peer(None, None, None, invalid_block=True)
+    return _Peer(None if pods is None else selector_from_object(pods),
+                 None if namespaces is None else selector_from_object(namespaces), parsed)
+
+
+def _rules(raw: list[Any] | None, peers_key: str) -> tuple[_Rule, ...]:
+    return tuple(_Rule(tuple(_peer(p) for p in (r or {}).get(peers_key) or []),
+                       tuple(p or {} for p in (r or {}).get("ports") or [])) for r in raw or [])
+
+
+_COMPILED: dict[tuple[str, str, str], CompiledPolicy] = {}
+
+
+def compile_policy(policy: Obj) -> CompiledPolicy:
+    """Parse a policy's selectors (cached per stored version)."""
+    meta = policy["metadata"]
+    key = (meta.get("namespace", ""), meta["name"], meta.get("resourceVersion", ""))
+    if key[2] and key in _COMPILED:
+        return _COMPILED[key]
+    spec = policy.get("spec") or {}
+    compiled = CompiledPolicy(f"{key[0]}/{key[1]}", key[0], policy_types(policy),
+                              selector_from_object(spec.get("podSelector") or {}),
+                              _rules(spec.get("ingress"), "from"), _rules(spec.get("egress"), "to"))
+    if key[2]:
+        if len(_COMPILED) > 4096:
+            _COMPILED.clear()
+        _COMPILED[key] = compiled
+    return compiled
+
+
 def selects(policy: Obj, pod: Obj) -> bool:
     """The policy's ``podSelector`` selects ``pod`` (same namespace only)."""
-    if policy["metadata"].get("namespace") != pod["metadata"].get("namespace"):
-        return False
-    return selector_from_object((policy.get("spec") or {}).get("podSelector") or {}).matches(
-        pod["metadata"].get("labels"))
+    compiled = compile_policy(policy)
+    return compiled.namespace == pod["metadata"].get("namespace") and \
+        compiled.selector.matches(pod["metadata"].get("labels"))
 
 
-def _in_block(ip: str, block: Mapping[str, Any]) -> bool:
+@lru_cache(maxsize=65536)
+def _address(ip: str) -> IPAddress | None:
     try:
-        address = ipaddress.ip_address(ip)
-        if address not in ipaddress.ip_network(block.get("cidr", ""), strict=False):
-            return False
-        return not any(address in ipaddress.ip_network(cidr, strict=False) for cidr in block.get("except") or [])
+        return ipaddress.ip_address(ip)
     except ValueError:
-        return False
+        return None
 
 
-def peer_matches(peer: Mapping[str, Any], policy_namespace: str, other: Endpoint,
-                 namespace_labels: Mapping[str, Mapping[str, str]]) -> bool:
+def _peer_matches(peer: _Peer, policy_namespace: str, other: Endpoint,
+                  namespace_labels: Mapping[str, Mapping[str, str]]) -> bool:
     """One ``NetworkPolicyPeer`` matches the other end of the connection."""
-    if "ipBlock" in peer:
-        return _in_block(other.ip, peer.get("ipBlock") or {})
-    if other.pod is None or ("podSelector" not in peer and "namespaceSelector" not in peer):
+    if peer.invalid_block:
+        return False
+    if peer.block is not None:
+        address = _address(other.ip)
+        cidr, excepted = peer.block
+        return address is not None and address in cidr and not any(address in e for e in excepted)
+    if other.pod is None or (peer.pods is None and peer.namespaces is None):
         return False
     namespace = other.namespace or ""
-    if "namespaceSelector" in peer:
-        labels = {**namespace_labels.get(namespace, {}), NAME_LABEL: namespace}
-        if not selector_from_object(peer.get("namespaceSelector") or {}).matches(labels):
+    if peer.namespaces is not None:
+        if not peer.namespaces.matches({**namespace_labels.get(namespace, {}), NAME_LABEL: namespace}):
             return False
     elif namespace != policy_namespace:
         return False
-    return "podSelector" not in peer or selector_from_object(peer.get("podSelector") or {}).matches(other.labels)
+    return peer.pods is None or peer.pods.matches(other.labels)
 
 
 def named_port(pod: Obj | None, name: str, protocol: str) -> int | None:
@@ -162,36 +231,31 @@ def port_matches(entry: Mapping[str, Any], port: int, protocol: str, destination
     return low <= port <= high
 
 
-def rule_matches(rule: Mapping[str, Any], peers_key: str, policy_namespace: str, other: Endpoint,
-                 destination: Endpoint, port: int, protocol: str,
-                 namespace_labels: Mapping[str, Mapping[str, str]]) -> bool:
+def _rule_matches(rule: _Rule, policy_namespace: str, other: Endpoint, destination: Endpoint, port: int,
+                  protocol: str, namespace_labels: Mapping[str, Mapping[str, str]]) -> bool:
     """An ingress (``from``) or egress (``to``) rule matches the peer and the port."""
-    peers = rule.get(peers_key) or []
-    if peers and not any(peer_matches(p or {}, policy_namespace, other, namespace_labels) for p in peers):
+    if rule.peers and not any(_peer_matches(p, policy_namespace, other, namespace_labels) for p in rule.peers):
         return False
-    ports = rule.get("ports") or []
-    return not ports or any(port_matches(p or {}, port, protocol, destination) for p in ports)
+    return not rule.ports or any(port_matches(p, port, protocol, destination) for p in rule.ports)
 
 
-def _direction(policies: Iterable[Obj], direction: str, subject: Endpoint, other: Endpoint, destination: Endpoint,
-               port: int, protocol: str, namespace_labels: Mapping[str, Mapping[str, str]]
+def _direction(policies: list[CompiledPolicy], direction: str, subject: Endpoint, other: Endpoint,
+               destination: Endpoint, port: int, protocol: str, namespace_labels: Mapping[str, Mapping[str, str]]
                ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The policies isolating ``subject`` for ``direction``, and those of them allowing the traffic."""
     if subject.pod is None:
         return (), ()
-    rules_key, peers_key = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
+    namespace, labels = subject.namespace, subject.labels
     isolating: list[str] = []
     allowing: list[str] = []
     for policy in policies:
-        if direction not in policy_types(policy) or not selects(policy, subject.pod):
+        if policy.namespace != namespace or direction not in policy.types or not policy.selector.matches(labels):
             continue
-        meta = policy["metadata"]
-        name = f"{meta.get('namespace')}/{meta['name']}"
-        isolating.append(name)
-        rules = (policy.get("spec") or {}).get(rules_key) or []
-        if any(rule_matches(r or {}, peers_key, meta.get("namespace", ""), other, destination, port, protocol,
-                            namespace_labels) for r in rules):
-            allowing.append(name)
+        isolating.append(policy.name)
+        rules = policy.ingress if direction == "Ingress" else policy.egress
+        if any(_rule_matches(r, policy.namespace, other, destination, port, protocol, namespace_labels)
+               for r in rules):
+            allowing.append(policy.name)
     return tuple(isolating), tuple(allowing)
 
 
@@ -203,8 +267,8 @@ def evaluate(policies: Iterable[Obj], namespace_labels: Mapping[str, Mapping[str
     policies isolate it); ``namespace_labels`` maps namespace names to their
     labels for ``namespaceSelector``.
     """
-    policies = [p for p in policies if not p["metadata"].get("deletionTimestamp")]
-    egress = _direction(policies, "Egress", source, destination, destination, port, protocol, namespace_labels)
-    ingress = _direction(policies, "Ingress", destination, source, destination, port, protocol, namespace_labels)
+    compiled = [compile_policy(p) for p in policies if not p["metadata"].get("deletionTimestamp")]
+    egress = _direction(compiled, "Egress", source, destination, destination, port, protocol, namespace_labels)
+    ingress = _direction(compiled, "Ingress", destination, source, destination, port, protocol, namespace_labels)
     decision = Decision(True, egress[0], egress[1], ingress[0], ingress[1])
     return Decision(not decision.egress_denied and not decision.ingress_denied, *egress, *ingress)
