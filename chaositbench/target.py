@@ -1,8 +1,11 @@
 """Which cluster a run talks to: the one place that decides it, and refuses unsafe targets.
 
 Default: a fresh embedded simulated cluster, served by ``chaositbench sim serve`` in a
-subprocess with its admin kubeconfig in a temporary directory, stopped when the run (the
-Python process) ends. A real cluster is used only when asked for explicitly::
+subprocess with its admin kubeconfig in a temporary directory and the app of
+``chaositbench_app`` (default ``demo``; ``none`` for an empty cluster) deployed and healthy,
+plus a real Prometheus scraping it when the ``prometheus`` binary is installed; both are
+stopped by :func:`release` or when the run (the Python process) ends. A real cluster is used
+only when asked for explicitly::
 
     CHAOSITBENCH_CLUSTER=kubeconfig CHAOSITBENCH_CONTEXT=my-context \
         [CHAOSITBENCH_KUBECONFIG=path | KUBECONFIG=path] chaos run experiments/netpol.json
@@ -18,9 +21,11 @@ that another process (a rollback run separately) talks to the same cluster.
 from __future__ import annotations
 
 import atexit
+import base64
 import dataclasses
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +38,7 @@ from chaoslib.types import Configuration
 from kubernetes import client, config
 from kubernetes.dynamic import DynamicClient
 
+from .sim.prometheus import PrometheusError, PrometheusServer
 from .sim.server import SimProcess
 
 SIM, KUBECONFIG = "sim", "kubeconfig"
@@ -41,7 +47,9 @@ REACHABILITY_TIMEOUT_S = 5.0
 #: cluster-scoped kinds a fault may write (everything else cluster-scoped is refused)
 CLUSTER_SCOPED_WRITABLE = frozenset({"Node"})
 
-_started: dict[Path, SimProcess] = {}
+DEFAULT_APP = "demo"
+
+_started: dict[Path, tuple[SimProcess, PrometheusServer | None]] = {}
 
 
 @dataclass(frozen=True)
@@ -121,23 +129,44 @@ def connect(configuration: Configuration | None = None, run_dir: str | os.PathLi
 
 
 def release(target: Target) -> None:
-    """Stop the simulated cluster behind ``target`` if this process started it (else nothing)."""
-    process = _started.pop(target.kubeconfig, None)
+    """Stop the simulated cluster (and its Prometheus) behind ``target`` if this process started them."""
+    process, prometheus = _started.pop(target.kubeconfig, (None, None))
+    if prometheus is not None:
+        prometheus.stop()
     if process is not None:
         process.stop()
+        shutil.rmtree(target.kubeconfig.parent, ignore_errors=True)
 
 
 def _start_sim(configuration: Configuration | None, prometheus_url: str | None) -> Target:
     time_scale = float(_setting(configuration, "chaositbench_sim_time_scale", "CHAOSITBENCH_SIM_TIME_SCALE") or 1.0)
+    app = _setting(configuration, "chaositbench_app", "CHAOSITBENCH_APP") or DEFAULT_APP
     kubeconfig = Path(tempfile.mkdtemp(prefix="chaositbench-sim-")) / "kubeconfig"
     try:
-        process = SimProcess(kubeconfig, time_scale=time_scale).start()
+        process = SimProcess(kubeconfig, time_scale=time_scale, app=app).start()
     except RuntimeError as exc:
-        raise ActivityFailed(f"could not start the embedded simulated cluster: {exc}") from exc
-    _started[kubeconfig] = process
+        raise ActivityFailed(f"could not start the embedded simulated cluster (app {app!r}): {exc}") from exc
     atexit.register(process.stop)
-    return Target(kind=SIM, kubeconfig=kubeconfig, context=None, server=_server_of(kubeconfig, None),
-                  prometheus_url=prometheus_url)
+    server = _server_of(kubeconfig, None)
+    prometheus = None if prometheus_url else _start_prometheus(kubeconfig, server)
+    _started[kubeconfig] = (process, prometheus)
+    return Target(kind=SIM, kubeconfig=kubeconfig, context=None, server=server,
+                  prometheus_url=prometheus_url or (prometheus.url if prometheus else None))
+
+
+def _start_prometheus(kubeconfig: Path, server: str) -> PrometheusServer | None:
+    """A real Prometheus scraping the simulated cluster, or None when the binary is not installed."""
+    doc = yaml.safe_load(kubeconfig.read_text())
+    token = doc["users"][0]["user"]["token"]
+    ca_pem = base64.b64decode(doc["clusters"][0]["cluster"]["certificate-authority-data"])
+    with config.new_client_from_config(config_file=str(kubeconfig)) as api:
+        nodes = sorted(n.metadata.name for n in client.CoreV1Api(api).list_node().items)
+    try:
+        prometheus = PrometheusServer(server, token, ca_pem, nodes).start()
+    except PrometheusError:
+        return None
+    atexit.register(prometheus.stop)
+    return prometheus
 
 
 def _from_kubeconfig(configuration: Configuration | None, prometheus_url: str | None) -> Target:
@@ -186,7 +215,7 @@ def check_reachable(target: Target) -> None:
             if response.status != 200:
                 raise ActivityFailed(f"cannot use {where}: GET /version answered {response.status} "
                                      f"{response.reason}. Check the kubeconfig's credentials for this cluster")
-    except (OSError, ValueError, urllib3.exceptions.HTTPError, client.ApiException) as exc:
+    except (OSError, ValueError, urllib3.exceptions.HTTPError, client.ApiException, config.ConfigException) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise ActivityFailed(f"cannot reach {where}: {reason}. Check that the cluster is running and reachable "
                              f"from here, and that the kubeconfig's server address and credentials are right; "

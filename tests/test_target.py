@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -30,11 +33,16 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_default_is_a_fresh_embedded_cluster_recorded_for_other_processes(tmp_path: Path) -> None:
-    target = connect({}, tmp_path)
+    target = connect({"chaositbench_app": "none"}, tmp_path)
     try:
         assert target.kind == SIM and target.context is None
         with target.api_client() as api:
             assert {n.metadata.name for n in client.CoreV1Api(api).list_node().items} >= {"chaositbench-worker"}
+        if shutil.which("prometheus"):
+            with urllib.request.urlopen(f"{target.prometheus_url}/-/ready", timeout=5) as answer:
+                assert answer.status == 200
+        else:
+            assert target.prometheus_url is None
         recorded = json.loads((tmp_path / "target.json").read_text())
         assert recorded["kind"] == SIM and recorded["server"] == target.server
         assert connect({"chaositbench_cluster": KUBECONFIG}, tmp_path) == target  # the recorded one wins
@@ -42,6 +50,9 @@ def test_default_is_a_fresh_embedded_cluster_recorded_for_other_processes(tmp_pa
         release(target)
     with pytest.raises(ActivityFailed, match=f"cannot reach the Kubernetes API server {target.server}"):
         connect({}, tmp_path)
+    if target.prometheus_url:
+        with pytest.raises(urllib.error.URLError):
+            urllib.request.urlopen(f"{target.prometheus_url}/-/ready", timeout=5)
 
 
 def test_kubeconfig_needs_a_context_named_explicitly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
