@@ -14,7 +14,6 @@ import json
 import select
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -22,7 +21,7 @@ import pytest
 import yaml
 from conftest import KUBECTL, Kubectl
 
-from chaositbench.sim.behaviour.needs import Dependency, container_needs
+from chaositbench.sim.behaviour.needs import container_needs
 from chaositbench.sim.behaviour.runtime import BehaviourRuntime, Registry, config_violation
 from chaositbench.sim.controllers.kubelet_config import CONFIGMAPS, SECRETS, ConfigError, container_config
 from chaositbench.sim.controllers.kubelet_runtime import ContainerContext
@@ -33,34 +32,10 @@ from workload_harness import MiniCluster
 NEEDS = "chaositbench.io/needs"
 
 
-# -- a stand-in for cluster.network ---------------------------------------------------------------
-@dataclass(frozen=True)
-class FakeConnection:
-    ok: bool
-    error: str | None = None
-    message: str = ""
-
-
-class FakeNetwork:
-    """Every dependency is reachable except the hosts marked down (with the error the network would give)."""
-
-    def __init__(self) -> None:
-        self.down: dict[str, tuple[str, str]] = {}
-
-    def dependency_health(self, pod: dict[str, Any], container: str) -> list[tuple[Dependency, FakeConnection]]:
-        result = []
-        for dep in container_needs(pod, container).dependencies:
-            error, message = self.down.get(dep.host, (None, ""))
-            result.append((dep, FakeConnection(ok=error is None, error=error, message=message)))
-        return result
-
-
 # -- fixtures and helpers ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def server() -> Iterator[SimServer]:
     sim = SimServer(time_scale=0.02).start()
-    assert sim.cluster is not None
-    sim.cluster.network = FakeNetwork()  # type: ignore[attr-defined]
     yield sim
     sim.stop()
 
@@ -314,7 +289,6 @@ def test_memory_growth_is_oom_killed_when_it_reaches_the_limit(kube: Kubectl, ns
 
 # -- probes and dependencies -------------------------------------------------------------------------------
 API_NEEDS = {"listen": [{"port": 8080, "paths": {"/healthz": 200, "/ready": 200}}],
-             "dependencies": [{"name": "database", "host": "postgres.data", "port": 5432, "timeoutSeconds": 2}],
              "logs": {"startup": ["api listening on :8080"], "request": "POST /pay 200"},
              "load": {"rps": 5, "path": "/pay"}}
 API_CONTAINER = {"name": "app", "image": "ghcr.io/chaositbench/api:1.0",
@@ -323,32 +297,42 @@ API_CONTAINER = {"name": "app", "image": "ghcr.io/chaositbench/api:1.0",
                  "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 5}}
 
 
-def test_unreachable_dependency_makes_the_pod_unready_until_it_is_reachable(server: SimServer, kube: Kubectl,
-                                                                            ns: str) -> None:
-    network: FakeNetwork = server.cluster.network  # type: ignore[union-attr, attr-defined]
-    apply(kube, ns, pod("api", API_CONTAINER, API_NEEDS))
-    eventually(lambda: status_is(kube, ns, "Running", ready="1/1"), what="api ready")
-    refused = "dial tcp 10.96.14.7:5432: connect: connection refused"
-    network.down["postgres.data"] = ("refused", refused)
-    try:
-        eventually(lambda: status_is(kube, ns, "Running", ready="0/1"), what="api unready")
-        assert "Readiness probe failed: HTTP probe failed with statuscode: 503" in kube("describe", "pod", "api",
-                                                                                         "-n", ns)
-        conditions = {c["type"]: c for c in pod_json(kube, ns, "api")["status"]["conditions"]}
-        assert conditions["Ready"]["status"] == conditions["ContainersReady"]["status"] == "False"
-        assert conditions["Ready"]["message"] == "containers with unready status: [app]"
-        logs = eventually(lambda: (text := kube("logs", "api", "-n", ns, "--timestamps"))
-                          and f"ERROR database postgres.data:5432: {refused}" in text and text, what="error logs")
-        assert "POST /pay 503" in logs
-        assert only_row(kube, ns)["restarts"] == "0"  # type: ignore[index]  # liveness does not check dependencies
-        network.down["postgres.data"] = ("timeout", "dial tcp 10.96.14.7:5432: i/o timeout")
-        eventually(lambda: 'Get "http://' in kube("describe", "pod", "api", "-n", ns)
-                   and "/ready\": context deadline exceeded" in kube("describe", "pod", "api", "-n", ns),
-                   what="probe timeout")
-    finally:
-        network.down.clear()
-    eventually(lambda: status_is(kube, ns, "Running", ready="1/1"), what="api ready again")
-    assert "POST /pay 200" in kube("logs", "api", "-n", ns, "--tail=3")
+def test_unreachable_dependency_makes_the_pod_unready_until_it_is_reachable(kube: Kubectl, ns: str) -> None:
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "postgres"},
+               "spec": {"selector": {"app": "postgres"}, "ports": [{"port": 5432}]}}
+    database_dependency = [{"name": "database", "host": "postgres", "port": 5432, "timeoutSeconds": 2}]
+    apply(kube, ns, service, pod("api", API_CONTAINER, {**API_NEEDS, "dependencies": database_dependency}))
+    # the database Service has no ready endpoint: kube-proxy rejects the connection
+    eventually(lambda: status_is(kube, ns, "Running", ready="0/1"), what="api running but not ready")
+    eventually(lambda: "Readiness probe failed: HTTP probe failed with statuscode: 503"
+               in kube("describe", "pod", "api", "-n", ns), what="503 readiness failures")
+    conditions = {c["type"]: c for c in pod_json(kube, ns, "api")["status"]["conditions"]}
+    assert conditions["Ready"]["status"] == conditions["ContainersReady"]["status"] == "False"
+    assert conditions["Ready"]["message"] == "containers with unready status: [app]"
+    cluster_ip = json.loads(kube("get", "service", "postgres", "-n", ns, "-o", "json"))["spec"]["clusterIP"]
+    refused = f"ERROR database postgres:5432: dial tcp {cluster_ip}:5432: connect: connection refused"
+    logs = eventually(lambda: (text := kube("logs", "api", "-n", ns, "--timestamps")) and refused in text and text,
+                      what="dependency errors in the log")
+    assert "api listening on :8080" in logs and "POST /pay 502" in logs
+    assert only_row(kube, ns, "-l", "app=api")["restarts"] == "0"  # type: ignore[index]  # liveness ignores deps
+
+    database = pod("postgres", {"name": "db", "image": "postgres:17", "ports": [{"containerPort": 5432}]},
+                   {"listen": [{"port": 5432}]})
+    apply(kube, ns, database)
+    eventually(lambda: status_is(kube, ns, "Running", "-l", "app=api", ready="1/1"), what="api ready again")
+    eventually(lambda: "POST /pay 200" in kube("logs", "api", "-n", ns, "--tail=3"), what="requests served")
+
+    # a policy drops the api's egress (DNS included): the lookup times out, for longer than the probe waits
+    deny = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "api-egress"},
+            "spec": {"podSelector": {"matchLabels": {"app": "api"}}, "policyTypes": ["Egress"]}}
+    apply(kube, ns, deny)
+    eventually(lambda: status_is(kube, ns, "Running", "-l", "app=api", ready="0/1"), what="api unready")
+    described = eventually(lambda: (text := kube("describe", "pod", "api", "-n", ns))
+                           and '/ready": context deadline exceeded' in text and text, what="probe timeout")
+    assert 'Readiness probe failed: Get "http://10.244.' in described
+    assert "i/o timeout" in kube("logs", "api", "-n", ns, "--tail=12")
+    kube("delete", "networkpolicy", "api-egress", "-n", ns)
+    eventually(lambda: status_is(kube, ns, "Running", "-l", "app=api", ready="1/1"), what="api ready at last")
 
 
 def test_liveness_probe_on_a_wrong_port_restarts_the_container(kube: Kubectl, ns: str) -> None:

@@ -14,16 +14,20 @@ questions from the container's ``chaositbench.io/needs`` declaration
   (required keys). The first violation is logged as a ``FATAL:`` line and the
   container exits 1. Otherwise it logs its start-up lines; a working set above
   the memory limit, or growth reaching it, ends it ``OOMKilled`` (137, no log line).
-* **probe** — the declared listeners answer only after ``startupSeconds``;
+* **probe** — the container listens (its declared ``listen`` ports, else its
+  ``containerPorts``, as the network model says) only after ``startupSeconds``;
   ``httpGet`` gets the declared status of the path (404 for undeclared paths),
-  an undeclared port is refused, and the path a readiness probe asks answers 503
-  (or times out, when the dependency times out for longer than the probe waits)
-  while a required dependency is unreachable per ``cluster.network``;
+  a port nobody listens on is refused, and the path a readiness probe asks
+  answers 503 while the network model finds the container degraded (a required
+  dependency, or one further down, fails) — or the probe times out when a
+  dependency times out for at least the probe's ``timeoutSeconds``;
   ``tcpSocket``/``grpc`` succeed on a listened port; ``exec`` succeeds unless its
-  command reads a declared file that is not mounted.
+  command reads a declared file that is not mounted. Liveness and startup paths
+  answer as declared (they check the process, not its dependencies).
 * **observe** — while running, the container logs its dependency errors (the
   network's own message: ``dial tcp 10.96.0.12:5432: connect: connection
-  refused``) and, when it takes external load, its request lines.
+  refused``) and, when it takes external load, its request lines (502 while
+  degraded, as the network model answers requests).
 
 A container that declares nothing behaves as :class:`DefaultRuntime` does:
 it starts and becomes ready.
@@ -41,9 +45,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
-from ..controllers.kubelet import KubeletController
 from ..controllers.kubelet_runtime import (INIT_RUN_SECONDS, JOB_RUN_SECONDS, ContainerContext, ContainerPlan,
                                            DefaultRuntime, ProbeResult, PullPlan, normalize_image)
+from ..network.model import listeners
 from ..quantity import QuantityError, bytes_of
 from .needs import ContainerNeeds, Dependency, NeedsError, needs_of
 
@@ -67,9 +71,11 @@ HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
 class NetworkView(Protocol):
-    """What the runtime asks of the network model (``cluster.network``)."""
+    """What the runtime asks of the network model (``cluster.network``, :class:`~..network.Network`)."""
 
     def dependency_health(self, pod: dict[str, Any], container: str) -> list[tuple[Dependency, Any]]: ...
+
+    def degraded(self, pod: dict[str, Any], container: str) -> str | None: ...
 
 
 # -- the registry catalog -----------------------------------------------------------------------
@@ -244,7 +250,8 @@ class BehaviourRuntime(DefaultRuntime):
                 spec = probe[action] or {}
                 port = self._port(ctx.container, spec.get("port"))
                 host = spec.get("host") or ctx.pod_ip
-                open_ = listening and port is not None and self._listens(needs, port)
+                open_ = listening and port is not None and any(
+                    listener.port == port for listener in listeners(ctx.pod, ctx.container))
                 if action == "httpGet":
                     return self._http(ctx, needs, kind, probe, spec, host, port, open_)
                 if open_:
@@ -261,10 +268,13 @@ class BehaviourRuntime(DefaultRuntime):
             return ()
         broken = self._unreachable(ctx, needs)
         lines = [f"ERROR {dep.name} {dep.host}:{dep.port}: {_message(conn)}" for dep, conn in broken]
+        failure = self._degraded(ctx, needs)
+        if failure and not any(dep.required for dep, _ in broken):  # a dependency further down fails
+            lines.append(f"ERROR {failure}")
         load = needs.load
         if load is not None and load.rps > 0:
             count = min(MAX_REQUEST_LINES, max(1, int(load.rps * seconds)))
-            degraded = any(dep.required for dep, _ in broken)
+            degraded = failure is not None or any(dep.required for dep, _ in broken)
             lines += [self._request_line(needs, load.path, degraded)] * count
         return tuple(lines)
 
@@ -298,16 +308,20 @@ class BehaviourRuntime(DefaultRuntime):
                 return int(declared.get("containerPort") or 0)
         return None
 
-    @staticmethod
-    def _listens(needs: ContainerNeeds, port: int) -> bool:
-        return any(listener.port == port for listener in needs.listen)
-
     def _unreachable(self, ctx: ContainerContext, needs: ContainerNeeds) -> list[tuple[Dependency, Any]]:
+        """The container's dependencies that the network model cannot connect to from its pod."""
         network: NetworkView | None = getattr(self.cluster, "network", None)
         if network is None or not needs.dependencies:
             return []
         return [(dep, conn) for dep, conn in network.dependency_health(ctx.pod, ctx.container.get("name", ""))
                 if not getattr(conn, "ok", True)]
+
+    def _degraded(self, ctx: ContainerContext, needs: ContainerNeeds) -> str | None:
+        """Why the container cannot serve (a required dependency, or one further down, fails), as the network says."""
+        network: NetworkView | None = getattr(self.cluster, "network", None)
+        if network is None or not needs.dependencies or not hasattr(network, "degraded"):
+            return None
+        return network.degraded(ctx.pod, ctx.container.get("name", ""))
 
     def _http(self, ctx: ContainerContext, needs: ContainerNeeds, kind: str, probe: dict[str, Any],
               spec: dict[str, Any], host: str, port: int | None, open_: bool) -> ProbeResult:
@@ -318,7 +332,7 @@ class BehaviourRuntime(DefaultRuntime):
             return ProbeResult(False, f'{url}: dial tcp {host}: missing port in address')
         if not open_:
             return ProbeResult(False, f"{url}: dial tcp {host}:{port}: connect: connection refused")
-        listener = next(listener for listener in needs.listen if listener.port == port)
+        listener = next(listener for listener in listeners(ctx.pod, ctx.container) if listener.port == port)
         code = listener.paths.get(path, 404 if listener.paths else 200)
         if kind == "readiness" and code < 400:
             timeout = float(probe.get("timeoutSeconds") or 1)
@@ -327,7 +341,7 @@ class BehaviourRuntime(DefaultRuntime):
                    for dep, conn in required):
                 return ProbeResult(False, f"{url}: context deadline exceeded (Client.Timeout exceeded while "
                                           f"awaiting headers)")
-            if required:
+            if required or self._degraded(ctx, needs):
                 code = 503
         if 200 <= code < 400:
             return ProbeResult(success=True)
@@ -351,7 +365,7 @@ class BehaviourRuntime(DefaultRuntime):
             return line
         words = line.split()
         method = words[0] if words and words[0] in HTTP_METHODS else "GET"
-        return f"{method} {path} 503"
+        return f"{method} {path} 502"
 
 
 def _message(connection: Any) -> str:
@@ -361,8 +375,3 @@ def _message(connection: Any) -> str:
 def go_seconds(value: Any) -> str:
     """Whole seconds as Go prints a duration (``1s``)."""
     return f"{int(value)}s"
-
-
-def behaviour_kubelet(cluster: "Cluster") -> KubeletController:
-    """The kubelet every cluster runs: containers behave as their declared needs and the real objects say."""
-    return KubeletController(cluster, BehaviourRuntime(cluster))

@@ -13,7 +13,7 @@ from .endpointslice import EndpointSliceController
 from .eviction_manager import EvictionManager
 from .garbage_collector import GarbageCollector
 from .job import JobController
-from ..behaviour.runtime import behaviour_kubelet
+from .kubelet import KubeletController
 from .namespace import NamespaceController
 from .node_lifecycle import NodeLifecycleController
 from .replicaset import ReplicaSetController, ReplicationControllerController
@@ -27,6 +27,13 @@ from .volume_binder import VolumeBinder
 if TYPE_CHECKING:
     from ..cluster import Cluster
     from .base import Controller
+
+
+def behaviour_kubelet(cluster: "Cluster") -> KubeletController:
+    """The kubelet every cluster runs: containers behave as their declared needs and the real objects say."""
+    from ..behaviour.runtime import BehaviourRuntime  # imported here: the behaviour model builds on this package
+    return KubeletController(cluster, BehaviourRuntime(cluster))
+
 
 #: Factories of the controllers every cluster runs (``Cluster.start`` builds ``cluster.controllers`` from them).
 CONTROLLERS: list[Callable[["Cluster"], "Controller"]] = [
