@@ -338,3 +338,22 @@ def test_not_ready_node_is_tainted_and_its_pods_are_evicted_after_the_scaled_tol
     kubectl("patch", "node", node, "--subresource=status", "-p", json.dumps(ready))
     eventually(lambda: not json.loads(kubectl("get", "node", node, "-o", "json"))["spec"].get("taints"), "taints lifted")
     kubectl("delete", "deployment", "api")
+
+
+def test_a_pod_writing_to_its_disk_brings_pressure_is_evicted_and_the_node_recovers() -> None:
+    async def body() -> None:
+        async with Harness(EvictionManager, NodeLifecycleController, time_scale=SCALE) as h:
+            critical = running_pod(h, "critical", annotations=needs(usage="40Gi"),
+                                   priorityClassName="system-node-critical")
+            assert critical["spec"]["priority"] == 2000001000
+            running_pod(h, "logger", annotations=needs(usage="1Gi", writesPerMinute="30Gi"))  # 50 GiB per real second
+            await h.wait_for(lambda: node_condition(h, "DiskPressure")["status"] == "True", what="disk pressure")
+            pod = await h.wait_for(lambda: evicted(h, "logger"), what="the writer evicted")
+            assert re.fullmatch(r"The node was low on resource: ephemeral-storage\. Threshold quantity: \d+, "
+                                r"available: \w+\. Container app was using \w+, request is 0, has larger "
+                                r"consumption of ephemeral-storage\. ", pod["status"]["message"])
+            await h.wait_for(lambda: node_condition(h, "DiskPressure")["status"] == "False", timeout=6.0,
+                             what="recovery once the writer is gone and the transition period is over")
+            assert h.get(PODS, "critical")["status"]["phase"] == "Running"
+            await h.wait_for(lambda: DISK_PRESSURE not in taints(h), what="taint lifted")
+    run(body)
