@@ -8,6 +8,7 @@ import logging
 import sys
 
 from .apps import APPS, AppError
+from .sim.prometheus import PrometheusError
 from .sim.server import serve_forever
 
 
@@ -25,6 +26,9 @@ def _parser() -> argparse.ArgumentParser:
                             "(demo: the chart helm/chaositbench-demo)")
     serve.add_argument("--time-scale", type=float, default=1.0,
                        help="multiply simulated delays (start-up, back-off); <1 is faster than reality")
+    serve.add_argument("--prometheus", action="store_true",
+                       help="also start the real Prometheus (apt-get install prometheus) scraping the cluster "
+                            "and print its URL")
     return parser
 
 
@@ -37,7 +41,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         try:
             asyncio.run(serve_forever(args.kubeconfig, host=args.host, port=args.port, time_scale=args.time_scale,
-                                      announce=lambda msg: print(msg, flush=True), app=args.app))
+                                      announce=lambda msg: print(msg, flush=True), app=args.app,
+                                      prometheus=args.prometheus))
+        except PrometheusError as exc:
+            print(f"chaositbench: {exc}", file=sys.stderr)
+            return 1
         except OSError as exc:
             print(f"chaositbench: cannot serve on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
             return 1

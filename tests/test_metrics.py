@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from chaositbench.sim.behaviour.needs import ANNOTATION
+from chaositbench.sim.controllers.eviction_manager import DISK_USED_ANNOTATION, NODE_DISK_USED, NODE_MEMORY_USED
 from chaositbench.sim.metrics import ClusterMetrics, Usage
 from chaositbench.sim.metrics.exposition import Family, render
 from chaositbench.sim.metrics.requests import RequestModel
@@ -118,9 +119,10 @@ def test_a_container_that_is_not_running_uses_nothing_and_nodes_add_their_system
     assert usage.container(cluster.store.get("/pods", "shop", "down"), "app").memory_bytes == 0  # type: ignore
     assert usage.pod(up).memory_bytes == 64 * MI
     node = usage.node("n1")
-    from chaositbench.sim.metrics.usage import NODE_SYSTEM_MEMORY_BYTES
-    assert node.memory_bytes == 64 * MI + NODE_SYSTEM_MEMORY_BYTES
-    assert usage.node("elsewhere").memory_bytes == NODE_SYSTEM_MEMORY_BYTES
+    assert node.memory_bytes == 64 * MI + NODE_MEMORY_USED and node.storage_bytes == NODE_DISK_USED
+    cluster.add("/nodes", {"metadata": {"name": "full", "annotations": {DISK_USED_ANNOTATION: "90Gi"}}})
+    assert usage.node("full").storage_bytes == 90 * 1024 * MI  # a scenario filling the node's disk
+    assert usage.node("elsewhere").memory_bytes == NODE_MEMORY_USED
 
 
 # -- request model -----------------------------------------------------------------------------
@@ -293,3 +295,22 @@ def test_proxy_paths_are_authorized_and_unknown_ones_answer_as_kube_apiserver(ku
     other = kubectl.run("get", "--raw", "/api/v1/namespaces/default/services/kubernetes:443/proxy/metrics",
                         check=False)
     assert 'no endpoints available for service "kubernetes"' in other.stderr
+
+
+def test_state_series_of_a_crash_looping_container() -> None:
+    from chaositbench.sim.metrics.state import pod_families
+    looping = pod("loop", {"app": "loop"}, {}, started=None, ready=False)
+    status = looping["status"]["containerStatuses"][0]
+    status["restartCount"] = 4
+    status["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s restarting failed container"}}
+    status["lastState"] = {"terminated": {"reason": "OOMKilled", "exitCode": 137}}
+    text = render(pod_families([looping]))
+    base = 'namespace="shop",pod="loop",uid="uid-loop",container="app"'
+    assert f'kube_pod_container_status_waiting_reason{{{base},reason="CrashLoopBackOff"}} 1' in text
+    assert f'kube_pod_container_status_last_terminated_reason{{{base},reason="OOMKilled"}} 1' in text
+    assert f'kube_pod_container_status_last_terminated_exitcode{{{base}}} 137' in text
+    assert f'kube_pod_container_status_restarts_total{{{base}}} 4' in text
+    assert 'kube_pod_status_ready{namespace="shop",pod="loop",uid="uid-loop",condition="false"} 1' in text
+    assert 'kube_pod_status_phase{namespace="shop",pod="loop",uid="uid-loop",phase="Running"} 1' in text
+    check = _promtool_check(text)
+    assert check.returncode == 0, check.stdout + check.stderr

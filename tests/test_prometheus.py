@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
+import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -26,6 +29,12 @@ STUCK = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "st
                  "httpGet": {"path": "/", "port": 80}, "initialDelaySeconds": 3600}}]}}}}
 
 
+#: Crashes at start: its declared needs require an environment variable the pod does not set.
+CRASHER = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "crasher", "namespace": NAMESPACE, "annotations": {
+    "chaositbench.io/needs": "app: {env: [{name: PAYMENT_MODE, required: true}]}"}},
+           "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]}}
+
+
 def wait_for(check: Callable[[], Any], timeout: float = 30.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -41,7 +50,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SimServer,
         kubectl = Kubectl(sim.write_kubeconfig(tmp_path_factory.mktemp("prom") / "config"),
                           tmp_path_factory.mktemp("promcache"))
         kubectl("create", "namespace", NAMESPACE)
-        kubectl("apply", "-f", "-", input=yaml.safe_dump(STUCK))
+        kubectl("apply", "-f", "-", input=yaml.safe_dump_all([STUCK, CRASHER]))
         with PrometheusServer.for_sim(sim, alert_for="0s") as server:
             yield sim, server, kubectl
 
@@ -62,8 +71,8 @@ def test_promql_sees_the_not_ready_pods_and_the_replicas_mismatch(
     _, server, kubectl = stack
     not_ready = wait_for(lambda: query(
         server, f'kube_pod_status_ready{{namespace="{NAMESPACE}", condition="false"}} == 1'))
-    pods = set(kubectl("get", "pods", "-n", NAMESPACE, "-o", "name").replace("pod/", "").split())
-    assert {r["metric"]["pod"] for r in not_ready} == pods and len(pods) == 2
+    pods = set(kubectl("get", "pods", "-n", NAMESPACE, "-l", "app=stuck", "-o", "name").replace("pod/", "").split())
+    assert {r["metric"]["pod"] for r in not_ready} == pods | {"crasher"} and len(pods) == 2
     mismatch = wait_for(lambda: query(
         server, f'kube_deployment_spec_replicas{{namespace="{NAMESPACE}"}} '
                 f'- kube_deployment_status_replicas_available{{namespace="{NAMESPACE}"}}'))
@@ -72,6 +81,17 @@ def test_promql_sees_the_not_ready_pods_and_the_replicas_mismatch(
         server, f'ALERTS{{alertstate="firing", namespace="{NAMESPACE}"}}')} >= {"KubePodNotReady",
                                                                             "KubeDeploymentReplicasMismatch"})
     assert alerts, query(server, "ALERTS")
+
+
+def test_promql_sees_the_crash_loop(stack: tuple[SimServer, PrometheusServer, Kubectl]) -> None:
+    _, server, _ = stack
+    looping = wait_for(lambda: query(server, f'kube_pod_container_status_waiting_reason'
+                                             f'{{namespace="{NAMESPACE}", reason="CrashLoopBackOff"}} == 1'))
+    assert [r["metric"]["pod"] for r in looping] == ["crasher"]
+    restarts = query(server, f'kube_pod_container_status_restarts_total{{namespace="{NAMESPACE}", pod="crasher"}}')
+    assert int(restarts[0]["value"][1]) >= 1
+    assert wait_for(lambda: query(server, f'ALERTS{{alertname="KubePodCrashLooping", alertstate="firing", '
+                                          f'namespace="{NAMESPACE}", pod="crasher"}}'))
 
 
 def test_counters_are_monotonic_in_prometheus(stack: tuple[SimServer, PrometheusServer, Kubectl]) -> None:
@@ -102,3 +122,23 @@ def test_a_missing_binary_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(prometheus.shutil, "which", lambda name: None)
     with pytest.raises(PrometheusError, match="apt-get install prometheus"):
         PrometheusServer("https://127.0.0.1:1", "t", "", []).start()
+
+
+def test_sim_serve_with_prometheus(tmp_path: Path) -> None:
+    """``chaositbench sim serve --prometheus`` prints a ready Prometheus URL and stops it with the cluster."""
+    kubeconfig = tmp_path / "config"
+    process = subprocess.Popen([sys.executable, "-m", "chaositbench", "sim", "serve", "--kubeconfig", str(kubeconfig),
+                                "--time-scale", "0.2", "--prometheus"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("prometheus ready at http://127.0.0.1:"), line
+        url = line.split(" at ", 1)[1].strip()
+        assert "kubeconfig written" in process.stdout.readline() and kubeconfig.exists()
+        with urllib.request.urlopen(f"{url}/-/ready", timeout=5) as answer:
+            assert answer.status == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{url}/-/ready", timeout=2)

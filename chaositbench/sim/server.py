@@ -24,10 +24,13 @@ from aiohttp import web
 from ..apps import install_app
 from .apiserver import APIServer
 from .cluster import Cluster, ClusterOptions
+from .kinds import preferred
 from .kubeconfig import kubeconfig, write_kubeconfig
+from .prometheus import PrometheusServer
 from .tls import ServingCertificates
 
 READY_TIMEOUT_S = 30.0
+NODES = preferred("", "Node")
 #: How long an app deployed at start (``app=``) may take to become healthy.
 APP_READY_TIMEOUT_S = 120.0
 
@@ -136,8 +139,12 @@ async def start_cluster(host: str, port: int, time_scale: float
 
 
 async def serve_forever(kubeconfig_path: str, *, host: str, port: int, time_scale: float,
-                        announce: Any = print, app: str = "none") -> None:
-    """Serve until SIGINT/SIGTERM; write the admin kubeconfig once ready (with ``app`` deployed and healthy)."""
+                        announce: Any = print, app: str = "none", prometheus: bool = False) -> None:
+    """Serve until SIGINT/SIGTERM; write the admin kubeconfig once ready (with ``app`` deployed and healthy).
+
+    With ``prometheus``, the real Prometheus scraping the cluster is started before the kubeconfig is written
+    (its URL announced) and stopped with the cluster.
+    """
     runner, cluster, certificates = await start_cluster(host, port, time_scale)
     bound = runner.addresses[0][1]
     admin = kubeconfig(f"https://{host}:{bound}", cluster.admin_token(), certificates.ca_pem)
@@ -145,15 +152,23 @@ async def serve_forever(kubeconfig_path: str, *, host: str, port: int, time_scal
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    scraper: PrometheusServer | None = None
     try:
         if app != "none":
             announce(f"simulated cluster serving at https://{host}:{bound}; deploying app {app}")
             await loop.run_in_executor(None, functools.partial(
                 install_app, admin, app, timeout=APP_READY_TIMEOUT_S, announce=announce))
+        if prometheus:
+            nodes = sorted(n["metadata"]["name"] for n in cluster.store.list(NODES.storage_key))
+            scraper = PrometheusServer(f"https://{host}:{bound}", cluster.admin_token(), certificates.ca_pem, nodes)
+            await loop.run_in_executor(None, scraper.start)
+            announce(f"prometheus ready at {scraper.url}")
         write_kubeconfig(kubeconfig_path, admin)
         announce(f"simulated cluster ready at https://{host}:{bound}; kubeconfig written to {kubeconfig_path}")
         await stop.wait()
     finally:
+        if scraper is not None:
+            await loop.run_in_executor(None, scraper.stop)
         await cluster.stop()
         await runner.cleanup()
         announce("simulated cluster stopped")

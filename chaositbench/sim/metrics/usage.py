@@ -8,7 +8,9 @@ declared usage scaled by the traffic it serves now relative to the traffic it
 serves when everything is healthy (:mod:`.requests`); its ephemeral storage is
 the declared usage plus its writes since it started (a new container gets a
 fresh writable layer). Containers that are not running use nothing. A node adds
-what its kubelet, runtime and system daemons use to the sum of its pods.
+what its kubelet, runtime and system daemons use to the sum of its pods (memory
+and disk as the eviction manager counts them, so metrics agree with the
+pressure conditions).
 
 Simulated time is wall time divided by the cluster's ``time_scale``.
 """
@@ -22,6 +24,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from .. import clock
 from ..behaviour.needs import DEFAULT, ContainerNeeds
 from ..kinds import preferred
+from ..controllers.eviction_manager import (DISK_USED_ANNOTATION, MEMORY_USED_ANNOTATION, NODE_DISK_USED,
+                                           NODE_MEMORY_USED)
 from ..quantity import QuantityError, bytes_of
 from ..store import Obj
 from .requests import RequestModel, declared_needs
@@ -33,10 +37,9 @@ PODS = preferred("", "Pod")
 NODES = preferred("", "Node")
 #: Fraction of its declared CPU a container uses with no traffic at all (runtime, GC, timers).
 IDLE_CPU_FRACTION = 0.2
-#: What a node uses besides its pods: kubelet, container runtime, system daemons; images and logs on disk.
+#: CPU a node uses besides its pods (kubelet, container runtime, system daemons); its own memory and disk are
+#: the eviction manager's (defaults, or the node's ``chaositbench.io/node-{memory,disk}-used`` annotations)
 NODE_SYSTEM_CPU_MILLIS = 120
-NODE_SYSTEM_MEMORY_BYTES = 640 * 1024 * 1024
-NODE_SYSTEM_STORAGE_BYTES = 6 * 1024 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -138,10 +141,20 @@ class Usage:
         totals = {}
         for name, usages in per_node.items():
             total = _sum(usages)
-            totals[name] = Totals(cpu_millis=total.cpu_millis + NODE_SYSTEM_CPU_MILLIS,
-                                  memory_bytes=total.memory_bytes + NODE_SYSTEM_MEMORY_BYTES,
-                                  storage_bytes=total.storage_bytes + NODE_SYSTEM_STORAGE_BYTES)
+            node = self.cluster.store.get(NODES.storage_key, "", name) or {"metadata": {}}
+            annotations = node["metadata"].get("annotations") or {}
+            totals[name] = Totals(
+                cpu_millis=total.cpu_millis + NODE_SYSTEM_CPU_MILLIS,
+                memory_bytes=total.memory_bytes + _amount(annotations.get(MEMORY_USED_ANNOTATION), NODE_MEMORY_USED),
+                storage_bytes=total.storage_bytes + _amount(annotations.get(DISK_USED_ANNOTATION), NODE_DISK_USED))
         return totals
+
+
+def _amount(raw: Any, default: int) -> int:
+    try:
+        return bytes_of(str(raw)) if raw is not None else default
+    except QuantityError:
+        return default
 
 
 def _sum(usages: Any) -> Totals:
