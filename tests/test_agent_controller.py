@@ -23,6 +23,7 @@ from chaositbench.agent.protocol import InvalidDiagnosis, validate_diagnosis
 from chaositbench.agent.sandbox import create_sandbox, teardown_sandbox
 from chaositbench.agent.tools import Tools
 from chaositbench.agent.trajectory import Trajectory, classify_kubectl
+from chaositbench.faults import RECORD_FILE
 
 from conftest import Kubectl
 
@@ -38,10 +39,12 @@ def shop(kubectl: Kubectl) -> str:
     return "agent-shop"
 
 
-def run(kubeconfig: Path, tmp_path: Path, agent: str, timeout_s: float = 30, **kwargs: Any) -> dict[str, Any]:
+def run(kubeconfig: Path, tmp_path: Path, agent: str | None, timeout_s: float = 30,
+        configuration: dict[str, Any] | None = None) -> dict[str, Any]:
     return hand_over("web returns 502 since 10:42", sla_s=300, namespaces=["agent-shop"],
                      prometheus_url="http://127.0.0.1:1", agent=agent, timeout_s=timeout_s,
-                     kubeconfig=str(kubeconfig), run_dir=str(tmp_path), **kwargs)
+                     kubeconfig=str(kubeconfig),
+                     configuration={"chaositbench_run_dir": str(tmp_path), **(configuration or {})})
 
 
 def script(tmp_path: Path, body: str) -> str:
@@ -80,7 +83,7 @@ def test_a_sandbox_the_cluster_refuses_is_a_clear_error_and_leaves_nothing(kubec
                                                                           tmp_path: Path) -> None:
     with pytest.raises(ActivityFailed, match="cannot create the agent sandbox: 404"):
         hand_over("x", sla_s=60, namespaces=["no-such-namespace"], agent="noop", kubeconfig=str(kubeconfig),
-                  run_dir=str(tmp_path))
+                  configuration={"chaositbench_run_dir": str(tmp_path)})
     assert kubectl("get", "clusterroles,clusterrolebindings", "-l", "chaositbench.io/sandbox", "-o", "name") == ""
     assert "chaositbench-agent" not in kubectl("get", "namespaces", "-o", "name")
 
@@ -206,6 +209,33 @@ def test_noop_agent_chosen_from_the_environment(kubeconfig: Path, shop: str, tmp
     monkeypatch.setenv("CHAOSITBENCH_AGENT", "noop")
     result = run(kubeconfig, tmp_path, agent=None, configuration={"chaositbench_agent": "restart-all"})
     assert result["agent"] == "noop" and result["outcome"] == "no-diagnosis" and result["commands"] == 0
+
+
+def test_the_incident_and_cluster_default_to_the_runs_fault_and_target(kubeconfig: Path, shop: str,
+                                                                       tmp_path: Path) -> None:
+    (tmp_path / RECORD_FILE).write_text(json.dumps({"injections": [
+        {"fault": "old", "complaint": "old", "sla_seconds": 10, "namespaces": ["agent-other"], "removed": True},
+        {"fault": "wrong-env", "complaint": "checkout fails since 10:42", "sla_seconds": 120,
+         "namespaces": ["agent-shop"], "removed": False}]}))
+    agent = script(tmp_path, """
+        import json, os, shutil
+        shutil.copy(os.environ["CHAOSITBENCH_INCIDENT"], "incident-seen.json")
+        with open(os.environ["CHAOSITBENCH_DIAGNOSIS"], "w") as f:
+            json.dump({"root_cause": None, "escalate": True, "summary": "paging a human"}, f)
+    """)
+    result = hand_over(agent=agent, configuration={
+        "chaositbench_run_dir": str(tmp_path), "chaositbench_cluster": "kubeconfig",
+        "chaositbench_kubeconfig": str(kubeconfig), "chaositbench_context": "chaositbench-sim",
+        "chaositbench_prometheus_url": "http://prometheus.example:9090"})
+    assert result["outcome"] == "escalated" and result["sla_s"] == 120
+    seen = json.loads((Path(result["run_dir"]) / "workspace" / "incident-seen.json").read_text())
+    assert seen["complaint"] == "checkout fails since 10:42" and seen["namespaces"] == ["agent-shop"]
+    assert seen["prometheus_url"] == "http://prometheus.example:9090"
+
+
+def test_hand_over_without_a_fault_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ActivityFailed, match="no fault is injected"):
+        hand_over(agent="noop", configuration={"chaositbench_run_dir": str(tmp_path)})
 
 
 def test_unknown_agent_is_a_clear_error(kubeconfig: Path, tmp_path: Path) -> None:

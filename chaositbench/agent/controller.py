@@ -24,6 +24,8 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
+from ..faults import read_record, run_dir
+from ..target import connect
 from .agents import BUILTIN
 from .protocol import Incident, InvalidDiagnosis, read_diagnosis
 from .sandbox import create_sandbox, teardown_sandbox
@@ -33,16 +35,12 @@ logger = logging.getLogger("chaostoolkit")
 
 AGENT_ENV = "CHAOSITBENCH_AGENT"
 AGENT_CONFIG_KEY = "chaositbench_agent"
-KUBECONFIG_CONFIG_KEY = "chaositbench_kubeconfig"
-CONTEXT_CONFIG_KEY = "chaositbench_context"
-RUN_DIR_CONFIG_KEY = "chaositbench_run_dir"
-RUN_DIR_ENV = "CHAOSITBENCH_RUN_DIR"
 DEFAULT_AGENT = "reference"
 KILL_GRACE_S = 2.0
 STDERR_TAIL = 2000
 
 
-def choose_agent(agent: str | None, configuration: dict[str, Any] | None) -> str:
+def choose_agent(agent: str | None, configuration: Configuration | None) -> str:
     """The agent to run: explicit argument, else ``CHAOSITBENCH_AGENT``, else the configuration, else ``reference``."""
     return agent or os.environ.get(AGENT_ENV) or (configuration or {}).get(AGENT_CONFIG_KEY) or DEFAULT_AGENT
 
@@ -108,37 +106,51 @@ def _tail(path: Path) -> str:
     return data[-STDERR_TAIL:].decode(errors="replace")
 
 
-def hand_over(complaint: str, sla_s: float, namespaces: list[str], prometheus_url: str = "",
-              agent: str | None = None, timeout_s: float | None = None, kubeconfig: str | None = None,
-              context: str | None = None, run_dir: str | None = None, configuration: Configuration = None,
+def _incident_of_run(directory: Path) -> dict[str, Any]:
+    """The fault injected last (and not yet removed) in this run, from the fault engine's run record."""
+    injections = [i for i in read_record(directory)["injections"] if not i.get("removed")]
+    if not injections:
+        raise ActivityFailed(f"no fault is injected in run {directory}: inject one first, or pass complaint, "
+                             "sla_s and namespaces to hand_over")
+    return injections[-1]
+
+
+def hand_over(complaint: str | None = None, sla_s: float | None = None, namespaces: list[str] | None = None,
+              prometheus_url: str | None = None, agent: str | None = None, timeout_s: float | None = None,
+              kubeconfig: str | None = None, context: str | None = None, configuration: Configuration = None,
               secrets: Secrets = None) -> dict[str, Any]:
     """Hand the incident over to the agent and return what happened.
 
     The agent (``agent``, else ``CHAOSITBENCH_AGENT``, else configuration ``chaositbench_agent``,
-    else ``reference``) gets ``complaint`` with a deadline of ``timeout_s`` (default ``sla_s``)
-    seconds, a ServiceAccount scoped to ``namespaces`` in the cluster of the admin kubeconfig
-    ``kubeconfig`` and its ``context`` (default: configuration ``chaositbench_kubeconfig`` and
-    ``chaositbench_context``, else the kubeconfig's current context), the Prometheus URL, and
-    a recording kubectl. Its files go under ``run_dir`` (default: configuration
-    ``chaositbench_run_dir``, ``CHAOSITBENCH_RUN_DIR``, or a new temporary directory).
+    else ``reference``) gets the complaint with a deadline of ``timeout_s`` (default: the SLA)
+    seconds, a ServiceAccount scoped to the scenario's namespaces, the Prometheus URL and a
+    recording kubectl. ``complaint``, ``sla_s`` and ``namespaces`` default to those of the fault
+    injected last in this run; the cluster (admin ``kubeconfig`` and ``context``) and
+    ``prometheus_url`` default to the run's target (``chaositbench.target``). Files go to
+    ``<run dir>/agent-XXXX/`` (run dir: configuration ``chaositbench_run_dir``,
+    ``CHAOSITBENCH_RUN_DIR`` or the process's temporary one).
 
     Returns ``{"agent", "outcome", "diagnosis", "diagnosis_error", "exit_code", "stderr_tail",
     "started", "ended", "elapsed_s", "deadline", "sla_s", "trajectory", "commands",
-    "mutating_commands", "run_dir", "command"}`` where outcome is ``submitted``, ``escalated``, ``timeout``,
-    ``crashed``, ``no-diagnosis`` or ``invalid-diagnosis``; ``diagnosis`` is the valid
-    diagnosis, if any, whatever the outcome. Raises ActivityFailed only for a bad request
-    (unknown agent, no cluster) or a cluster that refuses the sandbox.
+    "mutating_commands", "run_dir", "command"}`` where outcome is ``submitted``, ``escalated``,
+    ``timeout``, ``crashed``, ``no-diagnosis`` or ``invalid-diagnosis``; ``diagnosis`` is the
+    valid diagnosis, if any, whatever the outcome. Raises ActivityFailed only for a bad request
+    (unknown agent, no fault, unreachable cluster) or a cluster that refuses the sandbox.
     """
-    config = configuration or {}
-    name = choose_agent(agent, config)
+    name = choose_agent(agent, configuration)
     argv = agent_argv(name)
-    admin = kubeconfig or config.get(KUBECONFIG_CONFIG_KEY)
-    if not admin:
-        raise ActivityFailed(f"no admin kubeconfig: pass kubeconfig or set the configuration key "
-                             f"{KUBECONFIG_CONFIG_KEY}")
+    base = run_dir(configuration)
+    if complaint is None or sla_s is None or namespaces is None:
+        injected = _incident_of_run(base)
+        complaint = injected["complaint"] if complaint is None else complaint
+        sla_s = injected["sla_seconds"] if sla_s is None else sla_s
+        namespaces = injected["namespaces"] if namespaces is None else namespaces
+    if kubeconfig is None:
+        target = connect(configuration, base)
+        kubeconfig, context = str(target.kubeconfig), target.context
+        prometheus_url = target.prometheus_url if prometheus_url is None else prometheus_url
+    prometheus_url = prometheus_url or ""
     limit = float(sla_s if timeout_s is None else timeout_s)
-    base = Path(run_dir or config.get(RUN_DIR_CONFIG_KEY) or os.environ.get(RUN_DIR_ENV)
-                or tempfile.mkdtemp(prefix="chaositbench-run-"))
     base.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="agent-", dir=base)).resolve()
     workspace = work / "workspace"
@@ -147,8 +159,8 @@ def hand_over(complaint: str, sla_s: float, namespaces: list[str], prometheus_ur
     trajectory.path.touch()
     install_kubectl_shim(work / "bin", real_kubectl(), trajectory.path)
 
-    sandbox = create_sandbox(admin, list(namespaces), work / "kubeconfig", token_seconds=int(limit) + 300,
-                             context=context or config.get(CONTEXT_CONFIG_KEY))
+    sandbox = create_sandbox(kubeconfig, list(namespaces), work / "kubeconfig", token_seconds=int(limit) + 300,
+                             context=context)
     try:
         started = time.time()
         incident = Incident(complaint=complaint, sla_s=float(sla_s), deadline=now_iso(started + limit),
@@ -167,7 +179,7 @@ def hand_over(complaint: str, sla_s: float, namespaces: list[str], prometheus_ur
         elapsed = time.monotonic() - clock
         ended = time.time()
     finally:
-        teardown_sandbox(admin, sandbox)
+        teardown_sandbox(kubeconfig, sandbox)
 
     diagnosis, error = None, None
     try:
