@@ -233,3 +233,27 @@ def test_sidecar_init_container_keeps_running_alongside_the_app() -> None:
             assert pod["status"]["phase"] == "Running"
             assert next(c for c in pod["status"]["conditions"] if c["type"] == "Initialized")["status"] == "True"
     running(body)
+
+
+def test_evicted_pod_has_its_containers_killed_and_stays_failed() -> None:
+    async def body() -> None:
+        async with MiniCluster([KubeletController]) as cluster:
+            cluster.api.create(PODS, "default", _pod("evictee"))
+            await cluster.wait_for(lambda: is_pod_ready(cluster.get(PODS, "evictee")), what="evictee ready")
+
+            def evict(live: dict) -> None:  # what the eviction manager writes
+                live["status"].update(phase="Failed", reason="Evicted", message="The node was low on resource: memory. ")
+                live["status"].pop("containerStatuses")
+            cluster.api.patch_object(PODS, "default", "evictee", evict, subresource="status")
+            pod = await cluster.wait_for(
+                lambda: (p := cluster.get(PODS, "evictee")) and p["status"].get("containerStatuses") and p,
+                what="containers reported killed")
+            await asyncio.sleep(0.2)
+            pod = cluster.get(PODS, "evictee")
+            status = pod["status"]
+            assert status["phase"] == "Failed" and status["reason"] == "Evicted"
+            terminated = status["containerStatuses"][0]["state"]["terminated"]
+            assert terminated["exitCode"] == 137 and terminated["reason"] == "Error"
+            assert {c["type"]: c["status"] for c in status["conditions"]}["Ready"] == "False"
+            assert [e["message"] for e in cluster.events_of(pod) if e["reason"] == "Killing"] == ["Stopping container app"]
+    running(body)

@@ -18,8 +18,9 @@ probe kills the container (``Killing``). Exits are restarted according to
 restartPolicy with the kubelet's back-off: the exit (Error, OOMKilled) shows
 until the next sync, then CrashLoopBackOff; a pod with a deletion timestamp has
 its containers stopped (``Killing`` events), is moved to a terminal phase and
-removed after ``min(grace period, STOP_SECONDS)``. The runtime is also asked
-periodically what a running container logs.
+removed after ``min(grace period, STOP_SECONDS)``; a pod the eviction manager
+failed (reason ``Evicted``) has its containers killed and stays ``Failed``.
+The runtime is also asked periodically what a running container logs.
 
 What each container does is decided by a :class:`~.kubelet_runtime.ContainerRuntime`
 (the default: starts and becomes ready). Every delay is a simulated duration
@@ -65,6 +66,8 @@ POD_SYNC_SECONDS = 1.0
 CONFIG_RETRY_SECONDS = 10.0
 #: Simulated seconds between two questions to the runtime about what a running container logs.
 OBSERVE_SECONDS = 10.0
+#: Exit code of containers killed by an eviction (no grace period: SIGKILL).
+EVICTED_EXIT_CODE = 137
 PROBE_KINDS = (("startup", "startupProbe"), ("liveness", "livenessProbe"), ("readiness", "readinessProbe"))
 
 
@@ -126,6 +129,11 @@ class KubeletController(Controller):
             if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
                 return
             run = self._runs[key] = self._admit(pod, node, now)
+        if run.stopped:
+            return
+        if (pod.get("status") or {}).get("reason") == "Evicted":
+            self._evicted(pod, run, now)
+            return
         self._advance(pod, run, node, now)
         self._write(pod, run, now)
         self._schedule(key, run, now)
@@ -341,6 +349,18 @@ class KubeletController(Controller):
         who = f"{meta['name']}_{meta.get('namespace', '')}({meta['uid']})"
         c.waiting_message = f"back-off {go_duration(c.backoff_delay)} restarting failed container={c.name} pod={who}"
         self._event(pod, run, c, "Warning", "BackOff", f"Back-off restarting failed container {c.name} in pod {who}")
+
+    # -- eviction and deletion ----------------------------------------------------------------------
+    def _evicted(self, pod: Obj, run: PodRun, now: float) -> None:
+        """The eviction manager failed the pod: kill its containers at once (SIGKILL, 137); it stays Failed."""
+        for c in run.containers:
+            if c.stage == RUNNING:
+                self._event(pod, run, c, "Normal", "Killing", f"Stopping container {c.name}")
+                self._exit(c, EVICTED_EXIT_CODE, None)
+            elif c.stage == BACKOFF:
+                c.stage = EXITED
+        run.stopped = True
+        self._write(pod, run, now)
 
     # -- deletion --------------------------------------------------------------------------------
     def _terminate(self, key: ObjectKey, pod: Obj, run: PodRun | None, now: float) -> None:
