@@ -123,6 +123,8 @@ def test_declared_needs_parse_and_the_chart_satisfies_them(manifests: list[dict[
         app = needs["app"]
         (container,) = template["spec"]["containers"]
         assert app.memory_bytes > 0 and app.cpu_millis > 0 and app.listen
+        # left alone, nothing grows: a no-fault run stays healthy however long it lasts
+        assert app.memory_growth_bytes_per_min == 0 and app.storage_writes_bytes_per_min == 0
         assert {listener.port for listener in app.listen} == {p["containerPort"] for p in container["ports"]}
         probe = container["readinessProbe"]
         if "httpGet" in probe:
@@ -182,8 +184,10 @@ def test_values_rename_namespaces_and_switch_policies_off() -> None:
 
 
 def test_bad_values_fail_rendering_with_the_reason() -> None:
-    with pytest.raises(AppError, match="workload must be Deployment or StatefulSet"):
+    with pytest.raises(AppError, match="at '/components/redis/workload': value must be one of 'Deployment', 'Stat"):
         render_chart(CHART, {"components": {"redis": {"workload": "DaemonSet"}}})
+    with pytest.raises(AppError, match="at '/components/redis': additional properties 'replica' not allowed"):
+        render_chart(CHART, {"components": {"redis": {"replica": 3}}})
     with pytest.raises(AppError, match="unknown app 'nope'"):
         chart_path("nope")
 
@@ -212,7 +216,7 @@ def test_the_helm_binary_is_preferred_when_on_path(tmp_path: Path, monkeypatch: 
     helm.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     assert render_chart(CHART) == manifests
-    with pytest.raises(AppError, match=r"helm template .* failed: Error: .*workload must be"):
+    with pytest.raises(AppError, match=r"(?s)helm template .* failed: Error: .*value must be one of"):
         render_chart(CHART, {"components": {"redis": {"workload": "Job"}}})
 
 
