@@ -172,6 +172,23 @@ def test_pipes_lists_and_exit_codes(ctx: ExecContext) -> None:
     assert (substituted.stdout, substituted.stderr) == ("[]\n", "sh: nope: not found\n")
 
 
+def test_compound_commands_fields_and_arithmetic(ctx: ExecContext) -> None:
+    loop = "for h in pay-api down; do curl -s -o /dev/null -w \"$h %{http_code}\\n\" $h; done"
+    assert sh(ctx, loop).stdout == "pay-api 200\ndown 000\n"
+    assert sh(ctx, "for f in $(ls /etc/web); do echo \"<$f>\"; done").stdout == "<app.yaml>\n<db_host>\n<mode>\n"
+    assert sh(ctx, "for f in \"$(ls /etc/web)\"; do echo \"<$f>\"; done | wc -l").stdout == "3\n"
+    assert sh(ctx, "if curl -sf sick; then echo up; elif [ -f /etc/hosts ]; then echo hosts; else echo no; fi"
+              ).stdout == "hosts\n"
+    assert sh(ctx, "if false; then echo x; fi; echo $?").stdout == "0\n"
+    assert sh(ctx, "i=0; while [ $i -lt 3 ]; do echo $i; i=$((i+1)); done; until true; do echo no; done"
+              ).stdout == "0\n1\n2\n"
+    assert sh(ctx, "X=4; echo $((7/2)) \"$((2*(3+$X)))\" $(( (X+1) % 3 ))").stdout == "3 14 2\n"
+    assert sh(ctx, "[ -z \"\" ] && [ a != b ] && test 3 -ge 3 && [ -d /etc ] && ! [ -e /nope ] && echo ok").stdout == \
+        "ok\n"
+    assert sh(ctx, "[ 1 -lt x ]").code == 2 and sh(ctx, "echo $((1/0))").stderr == "sh: divide by zero\n"
+    assert sh(ctx, "if true; then echo x").stderr == "sh: syntax error: unexpected end of file\n"
+
+
 def test_unknown_commands_are_127(ctx: ExecContext) -> None:
     out = asyncio.run(run(ctx, ["nope"]))
     assert (out.stderr, out.code) == ("sh: nope: not found\n", 127)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+import time
 
 from .context import ExecContext
 from .filesystem import Entry
 from .registry import Invocation, Output, command, find
-from .syntax import AndOr, Command, Pipeline, ShellSyntaxError, Word, parse
+from .syntax import AndOr, Command, ForLoop, IfClause, Pipeline, ShellSyntaxError, WhileLoop, Word, parse
 
 SHELLS = ("sh", "ash", "bash")
+#: a ``while`` loop stops after this many rounds or seconds (a real one runs until the client gives up)
+MAX_LOOP_ROUNDS = 1000
+MAX_LOOP_SECONDS = 30.0
 _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
 
 
@@ -48,6 +52,9 @@ class Shell:
                 await self._and_or(and_or, stdin, total)
         except ShellExit as done:
             self.status, self.exited = done.code, True
+        except ShellSyntaxError as err:  # found while expanding, e.g. in $((...))
+            total.stderr += f"{self.name}: {err}\n"
+            self.status = 2
         total.code = self.status
         return total
 
@@ -72,7 +79,7 @@ class Shell:
         for index, cmd in enumerate(pipeline.commands):
             last = index == len(pipeline.commands) - 1
             try:
-                out = await self._command(cmd, data)
+                out = await (self._command(cmd, data) if isinstance(cmd, Command) else self._compound(cmd, data))
             except ShellExit as done:
                 if len(pipeline.commands) == 1:
                     raise
@@ -84,6 +91,43 @@ class Shell:
             data = out.stdout
         if pipeline.negated:
             self.status = 0 if self.status else 1
+
+    async def _list(self, lists: list[AndOr], stdin: str, total: Output) -> None:
+        for and_or in lists:
+            await self._and_or(and_or, stdin, total)
+
+    async def _compound(self, node: ForLoop | IfClause | WhileLoop, stdin: str) -> Output:
+        """Run a ``for``, ``if`` or ``while``/``until`` command; its output is its body's."""
+        total = Output()
+        if isinstance(node, ForLoop):
+            errors: list[str] = []
+            outputs = await self._substitute(node.items, errors)
+            total.stderr += "".join(errors)
+            variables = {**self.variables, "?": str(self.status)}
+            self.status = 0
+            for item in [field for w in node.items for field in w.fields(variables, outputs)]:
+                self.variables[node.name] = item
+                await self._list(node.body, stdin, total)
+        elif isinstance(node, IfClause):
+            for condition, body in node.branches:
+                await self._list(condition, stdin, total)
+                if self.status == 0:
+                    await self._list(body, stdin, total)
+                    break
+            else:
+                self.status = 0
+                await self._list(node.otherwise, stdin, total)
+        else:
+            deadline, status = time.monotonic() + MAX_LOOP_SECONDS, 0
+            for _ in range(MAX_LOOP_ROUNDS):
+                await self._list(node.condition, stdin, total)
+                if (self.status == 0) == node.until or time.monotonic() > deadline:
+                    break
+                await self._list(node.body, stdin, total)
+                status = self.status
+            self.status = status
+        total.code = self.status
+        return total
 
     async def _substitute(self, words: list[Word], errors: list[str]) -> dict[str, str]:
         """Run the command substitutions of ``words`` in subshells: script → output without trailing newlines."""
@@ -100,11 +144,15 @@ class Shell:
         variables = {**self.variables, "?": str(self.status), "0": self.name}
         errors: list[str] = []
         outputs = await self._substitute(cmd.words + [r.target for r in cmd.redirects], errors)
-        words = [w.expand(variables, outputs) for w in cmd.words]
+        words: list[str] = []
         assignments: dict[str, str] = {}
-        while words and (match := _ASSIGNMENT.match(words[0])):
-            assignments[match.group(1)] = match.group(2)
-            words.pop(0)
+        for word in cmd.words:
+            text = word.expand(variables, outputs)
+            match = _ASSIGNMENT.match(text)
+            if not words and match and word.parts[0][0] == "lit" and "=" in word.parts[0][1]:
+                assignments[match.group(1)] = match.group(2)
+            else:
+                words.extend(word.fields(variables, outputs))
         sinks: dict[int, tuple[str, str]] = {1: ("out", ""), 2: ("err", "")}
         for redirect in cmd.redirects:
             target = redirect.target.expand(variables, outputs)
@@ -215,3 +263,49 @@ async def _true(inv: Invocation) -> Output:
 @command("false")
 async def _false(inv: Invocation) -> Output:
     return Output(code=1)
+
+
+def _test(inv: Invocation, args: list[str]) -> bool:
+    """The truth of a ``test`` expression: ``!``, ``-z``/``-n``, ``=``/``!=``, integer comparisons, ``-e/-f/-d``."""
+    if args[:1] == ["!"]:
+        return not _test(inv, args[1:])
+    if len(args) == 1:
+        return args[0] != ""
+    if len(args) == 2:
+        op, value = args
+        entry = inv.ctx.fs.get(inv.path(value)) if op in ("-e", "-f", "-d", "-s", "-r") else None
+        checks = {"-z": value == "", "-n": value != "", "-e": entry is not None,
+                  "-f": entry is not None and entry.kind != "dir", "-d": entry is not None and entry.kind == "dir",
+                  "-s": entry is not None and bool(entry.content), "-r": entry is not None}
+        if op not in checks:
+            raise ValueError(f"{op}: unknown operand")
+        return checks[op]
+    if len(args) == 3:
+        left, op, right = args
+        if op in ("=", "=="):
+            return left == right
+        if op == "!=":
+            return left != right
+        numbers = {"-eq": int.__eq__, "-ne": int.__ne__, "-lt": int.__lt__, "-le": int.__le__, "-gt": int.__gt__,
+                   "-ge": int.__ge__}
+        if op in numbers:
+            for value in (left, right):
+                if not value.lstrip("-").isdigit():
+                    raise ValueError(f"{value}: bad number")
+            return bool(numbers[op](int(left), int(right)))
+    if not args:
+        return False
+    raise ValueError("syntax error")
+
+
+@command("test", "[")
+async def _test_command(inv: Invocation) -> Output:
+    args = list(inv.args)
+    if inv.name == "[":
+        if args[-1:] != ["]"]:
+            return inv.fail("missing ]", 2)
+        args = args[:-1]
+    try:
+        return Output(code=0 if _test(inv, args) else 1)
+    except ValueError as err:
+        return inv.fail(str(err), 2)

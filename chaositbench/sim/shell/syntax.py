@@ -2,13 +2,16 @@
 
 Supported: words with single and double quotes, backslash escapes, ``$VAR``,
 ``${VAR}`` and ``$?`` expansion, command substitution (``$(...)``, backquotes),
+integer arithmetic (``$((...))``), ``for``/``if``/``while``/``until`` commands,
 comments, pipelines (``|``, ``!``), lists (``&&``, ``||``, ``;``, newlines,
 ``&`` run in the foreground) and the redirections ``>``, ``>>``, ``<``, ``N>``,
-``N>&M``. No globbing, no field splitting.
+``N>&M``; unquoted expansions are split into fields. No globbing.
 """
 
 from __future__ import annotations
 
+import ast
+import operator
 from dataclasses import dataclass, field
 
 OPERATORS = ("&&", "||", ">>", ">&", "|", ";", "&", ">", "<", "\n")
@@ -20,20 +23,85 @@ class ShellSyntaxError(ValueError):
     """A script the shell cannot parse (the message is what busybox sh prints after ``sh: syntax error: ``)."""
 
 
+_ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+               ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.USub: operator.neg}
+
+
+def arithmetic(expression: str, variables: dict[str, str]) -> int:
+    """``$((...))``: integers, variables (with or without ``$``), ``+ - * / %`` and parentheses."""
+    def value(node: ast.AST) -> int:
+        if isinstance(node, ast.Constant) and isinstance(node.value, int):
+            return node.value
+        if isinstance(node, ast.Name):
+            text = variables.get(node.id, "0") or "0"
+            return int(text) if text.lstrip("-").isdigit() else 0
+        if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
+            right = value(node.right)
+            if isinstance(node.op, (ast.FloorDiv, ast.Mod)) and right == 0:
+                raise ShellSyntaxError("divide by zero")
+            return int(_ARITHMETIC[type(node.op)](value(node.left), right))
+        if isinstance(node, ast.UnaryOp) and type(node.op) in _ARITHMETIC:
+            return int(_ARITHMETIC[type(node.op)](value(node.operand)))
+        raise ShellSyntaxError(f"arithmetic syntax error: {expression}")
+    try:
+        tree = ast.parse(expression.strip().replace("$", "").replace("/", "//"), mode="eval")
+    except SyntaxError:
+        raise ShellSyntaxError(f"arithmetic syntax error: {expression}") from None
+    return value(tree.body)
+
+
 @dataclass(frozen=True)
 class Word:
-    """One word: literal text and variable references, expanded when the command runs."""
+    """One word: literal text and expansions, expanded when the command runs.
 
-    parts: tuple[tuple[str, str], ...]  # ("lit", text), ("var", name) or ("cmd", script)
+    Parts are ``("lit", text)``, ``("var", name)``, ``("cmd", script)``, or
+    ``("math", expression)`` (``$((...))``), or ``("qvar", name)``,
+    ``("qcmd", script)``, ``("qmath", expression)`` for expansions inside double
+    quotes, which are not split into fields.
+    """
+
+    parts: tuple[tuple[str, str], ...]
+
+    @staticmethod
+    def _value(kind: str, text: str, variables: dict[str, str], outputs: dict[str, str] | None) -> str:
+        if kind == "lit":
+            return text
+        if kind.endswith("math"):
+            return str(arithmetic(text, variables))
+        return variables.get(text, "") if kind.endswith("var") else (outputs or {}).get(text, "")
 
     def expand(self, variables: dict[str, str], outputs: dict[str, str] | None = None) -> str:
         """The word's text; ``outputs`` maps each substituted script to its output."""
-        return "".join(text if kind == "lit" else variables.get(text, "") if kind == "var"
-                       else (outputs or {}).get(text, "") for kind, text in self.parts)
+        return "".join(self._value(kind, text, variables, outputs) for kind, text in self.parts)
+
+    def fields(self, variables: dict[str, str], outputs: dict[str, str] | None = None) -> list[str]:
+        """The fields the word expands to: unquoted expansions are split on whitespace, as sh does."""
+        fields: list[str] = []
+        current, started = "", False
+        for kind, text in self.parts:
+            value = self._value(kind, text, variables, outputs)
+            if kind not in ("var", "cmd", "math"):
+                current, started = current + value, True
+                continue
+            pieces = value.split()
+            if value[:1].isspace() and started:
+                fields.append(current)
+                current, started = "", False
+            for index, piece in enumerate(pieces):
+                if index:
+                    fields.append(current)
+                    current = ""
+                current, started = current + piece, True
+            if value[-1:].isspace() and started:
+                fields.append(current)
+                current, started = "", False
+        if started:
+            fields.append(current)
+        return fields
 
     def scripts(self) -> list[str]:
         """The command substitutions of the word, in order."""
-        return [text for kind, text in self.parts if kind == "cmd"]
+        return [text for kind, text in self.parts if kind.endswith("cmd")]
 
 
 @dataclass(frozen=True)
@@ -55,7 +123,7 @@ class Command:
 
 @dataclass
 class Pipeline:
-    commands: list[Command]
+    commands: list["Command | ForLoop | IfClause | WhileLoop"]
     negated: bool = False
 
 
@@ -65,6 +133,32 @@ class AndOr:
 
     first: Pipeline
     rest: list[tuple[str, Pipeline]] = field(default_factory=list)
+
+
+@dataclass
+class ForLoop:
+    """``for NAME [in WORD...]; do BODY; done``."""
+
+    name: str
+    items: list[Word]
+    body: list[AndOr]
+
+
+@dataclass
+class IfClause:
+    """``if COND; then BODY; [elif COND; then BODY;]... [else BODY;] fi``: (condition, body) pairs."""
+
+    branches: list[tuple[list[AndOr], list[AndOr]]]
+    otherwise: list[AndOr]
+
+
+@dataclass
+class WhileLoop:
+    """``while COND; do BODY; done`` (``until``: while COND fails)."""
+
+    condition: list[AndOr]
+    body: list[AndOr]
+    until: bool = False
 
 
 Token = tuple[str, object]  # ("word", Word) | ("op", str) | ("io", int)
@@ -94,6 +188,15 @@ def _closing(script: str, i: int, opener: str, closer: str) -> int:
 def _variable(script: str, i: int, parts: list[tuple[str, str]]) -> int:
     """Read a ``$`` expansion starting at ``script[i] == '$'``; returns the index after it."""
     nxt = script[i + 1] if i + 1 < len(script) else ""
+    if script.startswith("((", i + 1):
+        depth, end = 0, i + 3
+        while end < len(script) and not (depth == 0 and script.startswith("))", end)):
+            depth += {"(": 1, ")": -1}.get(script[end], 0)
+            end += 1
+        if end >= len(script):
+            raise ShellSyntaxError("unterminated $((")
+        parts.append(("math", script[i + 3:end]))
+        return end + 2
     if nxt == "(":
         end = _closing(script, i + 2, "(", ")")
         parts.append(("cmd", script[i + 2:end]))
@@ -193,10 +296,12 @@ def _double_quoted(script: str, i: int, parts: list[tuple[str, str]]) -> int:
                 parts.append(("lit", script[i + 1]))
             i += 2
         elif ch == "$":
+            before = len(parts)
             i = _variable(script, i, parts)
+            parts[before:] = [(kind if kind == "lit" else "q" + kind, text) for kind, text in parts[before:]]
         elif ch == "`":
             end = _closing(script, i + 1, "`", "`")
-            parts.append(("cmd", script[i + 1:end]))
+            parts.append(("qcmd", script[i + 1:end]))
             i = end + 1
         else:
             parts.append(("lit", ch))
@@ -204,20 +309,41 @@ def _double_quoted(script: str, i: int, parts: list[tuple[str, str]]) -> int:
     raise ShellSyntaxError("unterminated quoted string")
 
 
+RESERVED_END = frozenset({"do", "done", "then", "elif", "else", "fi"})
+
+
+def _reserved(tok: Token | None) -> str | None:
+    """The reserved word a token is, when it is an unquoted literal one."""
+    if tok is None or tok[0] != "word":
+        return None
+    parts = tok[1].parts  # type: ignore[union-attr]
+    if len(parts) == 1 and parts[0][0] == "lit" and parts[0][1] in RESERVED_END | {"for", "if", "while", "until"}:
+        return parts[0][1]
+    return None
+
+
 def parse(script: str) -> list[AndOr]:
     """The list of and-or lists of a script; raises :class:`ShellSyntaxError`."""
     tokens = tokenize(script)
     pos = 0
-    result: list[AndOr] = []
 
     def peek() -> Token | None:
         return tokens[pos] if pos < len(tokens) else None
 
     def unexpected(tok: Token | None) -> ShellSyntaxError:
-        return ShellSyntaxError("unexpected end of file" if tok is None else f'unexpected "{tok[1]}"'
-                                if tok[0] == "op" and tok[1] != "\n" else "unexpected newline")
+        if tok is None:
+            return ShellSyntaxError("unexpected end of file")
+        if tok[0] == "op":
+            return ShellSyntaxError(f'unexpected "{tok[1]}"' if tok[1] != "\n" else "unexpected newline")
+        return ShellSyntaxError(f'unexpected "{tok[1].expand({})}"')  # type: ignore[union-attr]
 
-    def command() -> Command:
+    def expect(word: str) -> None:
+        nonlocal pos
+        if _reserved(peek()) != word:
+            raise unexpected(peek())
+        pos += 1
+
+    def simple_command() -> Command:
         nonlocal pos
         cmd = Command()
         while (tok := peek()) is not None:
@@ -237,8 +363,6 @@ def parse(script: str) -> list[AndOr]:
                 cmd.redirects.append(Redirect(default_fd if fd is None else fd, op, target[1]))  # type: ignore[arg-type]
                 pos += 1
             elif tok[0] == "word":
-                if not cmd.words and tok[1] == Word((("lit", "!"),)):
-                    break
                 cmd.words.append(tok[1])  # type: ignore[arg-type]
                 pos += 1
             else:
@@ -247,10 +371,60 @@ def parse(script: str) -> list[AndOr]:
             raise unexpected(peek())
         return cmd
 
+    def command() -> Command | ForLoop | IfClause | WhileLoop:
+        nonlocal pos
+        word = _reserved(peek())
+        if word == "for":
+            pos += 1
+            name = peek()
+            if name is None or name[0] != "word":
+                raise unexpected(name)
+            pos += 1
+            items: list[Word] = []
+            skip_newlines()
+            if _reserved(peek()) is None and peek() == ("word", Word((("lit", "in"),))):
+                pos += 1
+                while (tok := peek()) is not None and tok[0] == "word":
+                    items.append(tok[1])  # type: ignore[arg-type]
+                    pos += 1
+            if peek() in (("op", ";"), ("op", "\n")):
+                pos += 1
+            skip_newlines()
+            expect("do")
+            body = compound_list()
+            expect("done")
+            return ForLoop(name[1].expand({}), items, body)  # type: ignore[union-attr]
+        if word in ("while", "until"):
+            pos += 1
+            condition = compound_list()
+            expect("do")
+            body = compound_list()
+            expect("done")
+            return WhileLoop(condition, body, until=word == "until")
+        if word == "if":
+            pos += 1
+            branches: list[tuple[list[AndOr], list[AndOr]]] = []
+            otherwise: list[AndOr] = []
+            while True:
+                condition = compound_list()
+                expect("then")
+                branches.append((condition, compound_list()))
+                if _reserved(peek()) == "elif":
+                    pos += 1
+                    continue
+                if _reserved(peek()) == "else":
+                    pos += 1
+                    otherwise = compound_list()
+                expect("fi")
+                return IfClause(branches, otherwise)
+        if word in RESERVED_END:
+            raise unexpected(peek())
+        return simple_command()
+
     def pipeline() -> Pipeline:
         nonlocal pos
         negated = False
-        if (tok := peek()) is not None and tok == ("word", Word((("lit", "!"),))):
+        if peek() == ("word", Word((("lit", "!"),))):
             negated, pos = True, pos + 1
         commands = [command()]
         while peek() == ("op", "|"):
@@ -264,20 +438,29 @@ def parse(script: str) -> list[AndOr]:
         while peek() == ("op", "\n"):
             pos += 1
 
-    while True:
-        skip_newlines()
-        if peek() is None:
-            return result
-        and_or = AndOr(pipeline())
-        while (tok := peek()) is not None and tok[0] == "op" and tok[1] in ("&&", "||"):
-            pos += 1
+    def compound_list() -> list[AndOr]:
+        """And-or lists up to the end of the script or a reserved word that closes a compound command."""
+        nonlocal pos
+        result: list[AndOr] = []
+        while True:
             skip_newlines()
-            and_or.rest.append((str(tok[1]), pipeline()))
-        result.append(and_or)
-        tok = peek()
-        if tok is None:
-            return result
-        if tok[0] == "op" and tok[1] in (";", "&", "\n"):
-            pos += 1
-            continue
-        raise unexpected(tok)
+            if peek() is None or _reserved(peek()) in RESERVED_END:
+                return result
+            and_or = AndOr(pipeline())
+            while (tok := peek()) is not None and tok[0] == "op" and tok[1] in ("&&", "||"):
+                pos += 1
+                skip_newlines()
+                and_or.rest.append((str(tok[1]), pipeline()))
+            result.append(and_or)
+            tok = peek()
+            if tok is None or _reserved(tok) in RESERVED_END:
+                return result
+            if tok[0] == "op" and tok[1] in (";", "&", "\n"):
+                pos += 1
+                continue
+            raise unexpected(tok)
+
+    lists = compound_list()
+    if peek() is not None:
+        raise unexpected(peek())
+    return lists
