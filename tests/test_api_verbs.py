@@ -127,3 +127,10 @@ def test_deletecollection_by_label(kubectl: Kubectl, http: tuple[str, requests.S
     left = kubectl("get", "-n", ns, "configmaps", "-o", "name").split()
     assert "configmap/c" in left and "configmap/a" not in left and "configmap/b" not in left
 
+
+
+def test_version_with_and_without_trailing_slash(http: tuple[str, requests.Session]) -> None:
+    server, session = http
+    for path in ("/version", "/version/"):
+        answer = session.get(server + path, timeout=10)
+        assert answer.status_code == 200 and answer.json()["gitVersion"].startswith("v1.37")

@@ -183,7 +183,7 @@ class APIServer:
         if request.method != "GET":
             raise method_not_allowed()
         self._authorize_path(user, path, "get")
-        if path == "/version":
+        if path in ("/version", "/version/"):
             return _json_response(self.cluster.version_info())
         if path in ("/healthz", "/livez", "/readyz"):
             return web.Response(text="ok", content_type="text/plain")
