@@ -172,6 +172,7 @@ def test_cpu_scales_with_the_traffic_served() -> None:
 # -- counters and exposition -------------------------------------------------------------------
 def test_counters_only_grow_and_a_new_container_starts_a_new_series() -> None:
     cluster = shop(FakeNetwork({"db.data.svc.cluster.local": "refused"}))
+    cluster.time_scale = 0.2  # speeds up the workloads' evolution, not their rates
     clock = iter([0.0, 10.0, 20.0, 30.0])
     metrics = ClusterMetrics(cluster, monotonic=lambda: next(clock))  # type: ignore[arg-type]
 

@@ -35,6 +35,16 @@ CRASHER = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "crasher", "n
            "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]}}
 
 
+#: An edge service with steady external load.
+EDGE_NEEDS = "app: {listen: [{port: 8080, paths: {/: 200}}], load: {rps: 10}}"
+EDGE = [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "edge", "namespace": NAMESPACE},
+         "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "edge"}}, "template": {
+             "metadata": {"labels": {"app": "edge"}, "annotations": {"chaositbench.io/needs": EDGE_NEEDS}},
+             "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "edge", "namespace": NAMESPACE},
+         "spec": {"selector": {"app": "edge"}, "ports": [{"port": 80, "targetPort": 8080}]}}]
+
+
 def wait_for(check: Callable[[], Any], timeout: float = 30.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -50,7 +60,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SimServer,
         kubectl = Kubectl(sim.write_kubeconfig(tmp_path_factory.mktemp("prom") / "config"),
                           tmp_path_factory.mktemp("promcache"))
         kubectl("create", "namespace", NAMESPACE)
-        kubectl("apply", "-f", "-", input=yaml.safe_dump_all([STUCK, CRASHER]))
+        kubectl("apply", "-f", "-", input=yaml.safe_dump_all([STUCK, CRASHER, *EDGE]))
         with PrometheusServer.for_sim(sim, alert_for="0s") as server:
             yield sim, server, kubectl
 
@@ -69,14 +79,18 @@ def test_every_target_is_scraped(stack: tuple[SimServer, PrometheusServer, Kubec
 def test_promql_sees_the_not_ready_pods_and_the_replicas_mismatch(
         stack: tuple[SimServer, PrometheusServer, Kubectl]) -> None:
     _, server, kubectl = stack
-    not_ready = wait_for(lambda: query(
-        server, f'kube_pod_status_ready{{namespace="{NAMESPACE}", condition="false"}} == 1'))
     pods = set(kubectl("get", "pods", "-n", NAMESPACE, "-l", "app=stuck", "-o", "name").replace("pod/", "").split())
-    assert {r["metric"]["pod"] for r in not_ready} == pods | {"crasher"} and len(pods) == 2
-    mismatch = wait_for(lambda: query(
-        server, f'kube_deployment_spec_replicas{{namespace="{NAMESPACE}"}} '
-                f'- kube_deployment_status_replicas_available{{namespace="{NAMESPACE}"}}'))
-    assert mismatch[0]["metric"]["deployment"] == "stuck" and mismatch[0]["value"][1] == "2"
+    assert len(pods) == 2
+
+    def not_ready() -> set[str]:
+        return {r["metric"]["pod"] for r in query(
+            server, f'kube_pod_status_ready{{namespace="{NAMESPACE}", condition="false"}} == 1')}
+    assert wait_for(lambda: not_ready() == pods | {"crasher"}), not_ready()
+    def mismatch() -> list[tuple[str, str]]:
+        return [(r["metric"]["deployment"], r["value"][1]) for r in query(
+            server, f'kube_deployment_spec_replicas{{namespace="{NAMESPACE}"}} '
+                    f'- kube_deployment_status_replicas_available{{namespace="{NAMESPACE}"}} > 0')]
+    assert wait_for(lambda: mismatch() == [("stuck", "2")]), mismatch()
     alerts = wait_for(lambda: {r["metric"]["alertname"] for r in query(
         server, f'ALERTS{{alertstate="firing", namespace="{NAMESPACE}"}}')} >= {"KubePodNotReady",
                                                                             "KubeDeploymentReplicasMismatch"})
@@ -142,3 +156,11 @@ def test_sim_serve_with_prometheus(tmp_path: Path) -> None:
         assert process.wait(timeout=20) == 0
     with pytest.raises(OSError):
         urllib.request.urlopen(f"{url}/-/ready", timeout=2)
+
+
+def test_request_rate_is_the_declared_load(stack: tuple[SimServer, PrometheusServer, Kubectl]) -> None:
+    """At time scale 0.2, rate() still shows the declared 10 requests per second (wall-clock rates)."""
+    _, server, _ = stack
+    promql = f'sum(rate(http_requests_total{{namespace="{NAMESPACE}", service="edge", code="200"}}[5s]))'
+    assert wait_for(lambda: query(server, promql) and 8 < float(query(server, promql)[0]["value"][1]) < 12), \
+        query(server, promql)

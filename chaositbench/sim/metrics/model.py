@@ -4,9 +4,12 @@
 from :class:`~.usage.Usage` (itself from the declared needs and the real
 objects) and :class:`~.requests.RequestModel`, so ``kubectl top`` and every
 scrape agree. Counters (CPU seconds, requests, latency histograms) integrate
-their current rates over simulated time at each observation, so they only grow
-between scrapes; a container's CPU counter starts again with a new container
-(its series carries the container ID, as cAdvisor's does).
+their current rates at each observation, so they only grow between scrapes; a
+container's CPU counter starts again with a new container (its series carries
+the container ID, as cAdvisor's does). Rates are per wall-clock second whatever
+the cluster's ``time_scale`` (which speeds up how the workloads evolve, not how
+fast they work), so PromQL's ``rate()`` agrees with ``kubectl top`` and the
+declared requests per second.
 """
 
 from __future__ import annotations
@@ -91,9 +94,9 @@ class ClusterMetrics:
 
     # -- counters ---------------------------------------------------------------------------
     def advance(self) -> None:
-        """Integrate every counter's current rate over the simulated time since the last observation."""
+        """Integrate every counter's current rate over the (wall-clock) time since the last observation."""
         now = self._monotonic()
-        elapsed = 0.0 if self._last is None else (now - self._last) / self.usage.time_scale
+        elapsed = 0.0 if self._last is None else now - self._last
         self._last = now
         alive: set[tuple[str, ...]] = set()
         for pod in self.cluster.store.list(PODS.storage_key):
@@ -103,7 +106,8 @@ class ClusterMetrics:
                 key = (pod["metadata"]["uid"], name, _container_id(pod, name))
                 alive.add(key)
                 rate = usage.cpu_millis / 1000
-                self._cpu[key] = self._cpu[key] + rate * elapsed if key in self._cpu else rate * usage.running_seconds
+                self._cpu[key] = self._cpu[key] + rate * elapsed if key in self._cpu \
+                    else rate * usage.running_seconds * self.usage.time_scale
         names = [n["metadata"]["name"] for n in self.cluster.store.list(NODES.storage_key)]
         for name, total in self.usage.nodes(names).items():
             key = ("node", name)
