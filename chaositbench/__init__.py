@@ -9,7 +9,8 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 #: activity modules listed by ``chaos discover chaositbench``: (module, "action" | "probe")
-ACTIVITY_MODULES = (("chaositbench.actions", "action"), ("chaositbench.fault_probes", "probe"))
+ACTIVITY_MODULES = (("chaositbench.actions", "action"), ("chaositbench.fault_probes", "probe"),
+                    ("chaositbench.agent.actions", "action"))
 
 
 def discover(discover_system: bool = True) -> Discovery:

@@ -15,8 +15,10 @@ from typing import Any, Iterator
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from chaoslib.activity import run_activity
 from chaoslib.exceptions import ActivityFailed
 
+from chaositbench import discover
 from chaositbench.agent.actions import hand_over
 from chaositbench.agent.controller import KILL_GRACE_S, run_process
 from chaositbench.agent.protocol import InvalidDiagnosis, validate_diagnosis
@@ -231,6 +233,16 @@ def test_the_incident_and_cluster_default_to_the_runs_fault_and_target(kubeconfi
     seen = json.loads((Path(result["run_dir"]) / "workspace" / "incident-seen.json").read_text())
     assert seen["complaint"] == "checkout fails since 10:42" and seen["namespaces"] == ["agent-shop"]
     assert seen["prometheus_url"] == "http://prometheus.example:9090"
+
+
+def test_chaos_toolkit_discovers_and_runs_the_hand_over(kubeconfig: Path, shop: str, tmp_path: Path) -> None:
+    assert ("hand_over", "action", "chaositbench.agent.actions") in {
+        (a["name"], a["type"], a["mod"]) for a in discover(discover_system=False)["activities"]}
+    activity = {"type": "action", "name": "hand over", "provider": {
+        "type": "python", "module": "chaositbench.agent.actions", "func": "hand_over",
+        "arguments": {"complaint": "x", "sla_s": 30, "namespaces": ["agent-shop"], "kubeconfig": str(kubeconfig)}}}
+    result = run_activity(activity, {"chaositbench_run_dir": str(tmp_path), "chaositbench_agent": "noop"}, {})
+    assert result["agent"] == "noop" and result["outcome"] == "no-diagnosis"
 
 
 def test_hand_over_without_a_fault_is_a_clear_error(tmp_path: Path) -> None:
