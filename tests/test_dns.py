@@ -9,7 +9,8 @@ import pytest
 from chaositbench.sim.cluster import Cluster
 from chaositbench.sim.kinds import preferred
 from chaositbench.sim.network import resolve
-from chaositbench.sim.network.dns import COREFILE, candidates
+from chaositbench.sim.network.dns import COREFILE, ResolvConf, candidates, cluster_first, pod_resolv_conf, resolve_in
+from chaositbench.sim.network.index import view_of
 
 SERVICES = preferred("", "Service")
 NAMESPACES = preferred("", "Namespace")
@@ -105,10 +106,41 @@ def test_address_literals_need_no_lookup(cluster: Cluster) -> None:
 
 
 def test_search_path_and_ndots() -> None:
-    assert candidates("web", "shop") == ["web.shop.svc.cluster.local", "web.svc.cluster.local",
-                                         "web.cluster.local", "web"]
-    assert candidates("a.b.c.d.e.f", "shop")[0] == "a.b.c.d.e.f"  # five dots or more: absolute first
-    assert candidates("web.shop.svc.cluster.local.", "x") == ["web.shop.svc.cluster.local"]
+    shop = cluster_first("shop")
+    assert candidates("web", shop) == ["web.shop.svc.cluster.local", "web.svc.cluster.local",
+                                       "web.cluster.local", "web"]
+    assert candidates("a.b.c.d.e.f", shop)[0] == "a.b.c.d.e.f"  # five dots or more: absolute first
+    assert candidates("web.shop.svc.cluster.local.", shop) == ["web.shop.svc.cluster.local"]
+
+
+def pod_spec(**spec: Any) -> dict[str, Any]:
+    return {"metadata": {"name": "p", "namespace": "shop"}, "spec": {"containers": [{"name": "c"}], **spec}}
+
+
+def test_resolv_conf_follows_dns_policy_and_dns_config() -> None:
+    assert pod_resolv_conf(pod_spec()) == cluster_first("shop")
+    assert pod_resolv_conf(pod_spec(hostNetwork=True)) == ResolvConf(("8.8.8.8",), (), 1)
+    assert pod_resolv_conf(pod_spec(hostNetwork=True, dnsPolicy="ClusterFirstWithHostNet")).cluster
+    assert pod_resolv_conf(pod_spec(dnsPolicy="Default")) == ResolvConf(("8.8.8.8",), (), 1)
+    custom = pod_resolv_conf(pod_spec(dnsPolicy="None", dnsConfig={
+        "nameservers": ["10.96.0.10"], "searches": ["data.svc.cluster.local"],
+        "options": [{"name": "ndots", "value": "2"}, {"name": "edns0"}]}))
+    assert custom == ResolvConf(("10.96.0.10",), ("data.svc.cluster.local",), 2) and custom.cluster
+    extra = pod_resolv_conf(pod_spec(dnsConfig={"searches": ["data.svc.cluster.local"],
+                                                "options": [{"name": "ndots", "value": "1"}]}))
+    assert extra.search[-1] == "data.svc.cluster.local" and extra.ndots == 1
+
+
+def test_lookups_use_the_pods_resolver(cluster: Cluster) -> None:
+    view = view_of(cluster.store)
+    custom = pod_resolv_conf(pod_spec(dnsConfig={"searches": ["data.svc.cluster.local"]}))
+    assert resolve_in(view, "postgres", "shop", custom).addresses == ("10.96.45.12",)  # found via the extra search
+    ndots1 = pod_resolv_conf(pod_spec(dnsConfig={"options": [{"name": "ndots", "value": "1"}]}))
+    assert candidates("postgres.data", ndots1)[0] == "postgres.data"  # one dot: tried as given first
+    assert resolve_in(view, "postgres.data", "shop", ndots1).addresses == ("10.96.45.12",)
+    node = pod_resolv_conf(pod_spec(dnsPolicy="Default"))
+    assert resolve_in(view, "postgres.data.svc.cluster.local", "shop", node).error == "nxdomain"
+    assert resolve_in(view, "10.96.45.12", "shop", node).addresses == ("10.96.45.12",)
 
 
 def test_answers_follow_changes(cluster: Cluster) -> None:

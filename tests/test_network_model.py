@@ -342,3 +342,33 @@ def test_node_addresses_answer_on_node_ports_and_the_kubelet_port(live: Live) ->
     assert live.connect(toolbox, node_ip, 10250).ok  # the kubelet
     closed = live.connect(toolbox, node_ip, 31999 if node_port != 31999 else 31998)
     assert closed.error == "refused"
+
+
+def test_internal_traffic_policy_local_drops_traffic_without_a_local_endpoint(live: Live) -> None:
+    db = live.pod("data", "postgres")
+    live.create(SERVICES, "data", service("postgres-local", 5432, "pg", {"app": "postgres"},
+                                          internalTrafficPolicy="Local"))
+    dns_pods = live.call(lambda: live.cluster.api.list(PODS, "kube-system", label_selector="k8s-app=kube-dns")[0])
+    elsewhere = next(p for p in dns_pods if p["spec"].get("nodeName") != db["spec"]["nodeName"])
+    local = live.connect(db, "postgres-local.data", 5432)
+    assert local.ok and local.target["metadata"]["name"] == db["metadata"]["name"]
+    # CoreDNS pods use the node's resolver (dnsPolicy Default), so they dial the ClusterIPs
+    remote = live.connect(elsewhere, live.cluster_ip("data", "postgres-local"), 5432)
+    assert remote.error == "timeout" and remote.target is None
+    assert live.connect(elsewhere, live.cluster_ip("data", "postgres"), 5432).ok
+
+
+def test_the_pods_dns_policy_decides_which_resolver_it_asks(live: Live, policies: Any) -> None:
+    db = live.pod("data", "postgres")
+    live.create(PODS, "shop", {"metadata": {"name": "node-dns", "labels": {"app": "node-dns"}}, "spec": {
+        "dnsPolicy": "Default", "containers": [{"name": "c", "image": "nginx:1.27"}]}})
+    live.create(PODS, "shop", {"metadata": {"name": "custom-dns", "labels": {"app": "custom-dns"}}, "spec": {
+        "dnsPolicy": "None", "dnsConfig": {"nameservers": ["10.96.0.10"], "searches": ["data.svc.cluster.local"]},
+        "containers": [{"name": "c", "image": "nginx:1.27"}]}})
+    node_dns, custom = live.pod("shop", "node-dns"), live.pod("shop", "custom-dns")
+    lookup = live.connect(node_dns, "postgres.data", 5432)
+    assert lookup.error == "nxdomain" and lookup.message == "dial tcp: lookup postgres.data on 8.8.8.8:53: no such host"
+    assert live.connect(node_dns, db["status"]["podIP"], 5432).ok
+    assert live.connect(custom, "postgres", 5432).ok  # its only search domain is data's
+    policies("shop", "only-dns", ALLOW_DNS)  # egress to 8.8.8.8 is not allowed
+    assert live.connect(node_dns, "postgres.data", 5432).message.endswith("->8.8.8.8:53: i/o timeout")

@@ -1,7 +1,7 @@
 """Cluster DNS as CoreDNS's ``kubernetes`` plugin answers it, and the add-on objects that serve it.
 
-Names are looked up as a pod with ``dnsPolicy: ClusterFirst`` does: its
-``resolv.conf`` has ``search <ns>.svc.cluster.local svc.cluster.local
+Names are looked up as the pod's ``resolv.conf`` says (:func:`pod_resolv_conf`);
+with ``dnsPolicy: ClusterFirst`` (the default) it has ``search <ns>.svc.cluster.local svc.cluster.local
 cluster.local`` and ``options ndots:5``, so a name with fewer than five dots
 is tried with each search suffix first and then as given; a name ending in a
 dot is absolute. Records of the ``cluster.local`` zone:
@@ -32,6 +32,8 @@ DNS_SERVICE_IP = "10.96.0.10"
 DNS_NAMESPACE = "kube-system"
 DNS_SERVICE = "kube-dns"
 DNS_LABELS = {"k8s-app": "kube-dns"}
+#: The resolver a node's own ``resolv.conf`` names (what dnsPolicy Default pods inherit).
+NODE_NAMESERVER = "8.8.8.8"
 COREDNS_IMAGE = "registry.k8s.io/coredns/coredns:v1.12.1"
 NDOTS = 5
 
@@ -81,12 +83,64 @@ def search_path(namespace: str) -> tuple[str, ...]:
     return (f"{namespace}.svc.{CLUSTER_DOMAIN}", f"svc.{CLUSTER_DOMAIN}", CLUSTER_DOMAIN)
 
 
-def candidates(name: str, namespace: str) -> list[str]:
+@dataclass(frozen=True)
+class ResolvConf:
+    """The resolver settings of a pod's ``/etc/resolv.conf``."""
+
+    nameservers: tuple[str, ...]
+    search: tuple[str, ...]
+    ndots: int
+
+    @property
+    def cluster(self) -> bool:
+        """It asks the cluster DNS (which answers the ``cluster.local`` zone)."""
+        return DNS_SERVICE_IP in self.nameservers[:1]
+
+
+def cluster_first(namespace: str) -> ResolvConf:
+    """The ``resolv.conf`` of a ClusterFirst pod without ``dnsConfig``."""
+    return ResolvConf((DNS_SERVICE_IP,), search_path(namespace), NDOTS)
+
+
+def pod_resolv_conf(pod: Obj) -> ResolvConf:
+    """The kubelet's ``resolv.conf`` for the pod's ``dnsPolicy`` and ``dnsConfig``.
+
+    ClusterFirst (the default; Default on the host network unless
+    ClusterFirstWithHostNet) asks the cluster DNS with the namespace search
+    path and ``ndots:5``; Default inherits the node's resolver
+    (:data:`NODE_NAMESERVER`, no search path, ``ndots:1``); None has only what
+    ``dnsConfig`` gives. ``dnsConfig`` nameservers and searches are appended,
+    its ``ndots`` option wins.
+    """
+    spec = pod.get("spec") or {}
+    policy = spec.get("dnsPolicy") or "ClusterFirst"
+    if policy == "ClusterFirstWithHostNet" and not spec.get("hostNetwork"):
+        policy = "ClusterFirst"
+    if policy == "ClusterFirst" and spec.get("hostNetwork"):
+        policy = "Default"
+    servers: list[str] = []
+    searches: list[str] = []
+    ndots = 1
+    if policy in ("ClusterFirst", "ClusterFirstWithHostNet"):
+        base = cluster_first(pod["metadata"].get("namespace", ""))
+        servers, searches, ndots = list(base.nameservers), list(base.search), base.ndots
+    elif policy == "Default":
+        servers = [NODE_NAMESERVER]
+    config = spec.get("dnsConfig") or {}
+    servers += [str(x) for x in config.get("nameservers") or [] if x not in servers]
+    searches += [str(x).rstrip(".").lower() for x in config.get("searches") or [] if x not in searches]
+    for option in config.get("options") or []:
+        if option.get("name") == "ndots" and str(option.get("value", "")).isdigit():
+            ndots = int(option["value"])
+    return ResolvConf(tuple(servers), tuple(searches), ndots)
+
+
+def candidates(name: str, conf: ResolvConf) -> list[str]:
     """The fully qualified names tried, in order (glibc/Go ``ndots`` rules)."""
     if name.endswith("."):
         return [name[:-1]]
-    expanded = [f"{name}.{suffix}" for suffix in search_path(namespace)]
-    return [name, *expanded] if name.count(".") >= NDOTS else [*expanded, name]
+    expanded = [f"{name}.{suffix}" for suffix in conf.search]
+    return [name, *expanded] if name.count(".") >= conf.ndots else [*expanded, name]
 
 
 def _dashed_ip(label: str) -> str | None:
@@ -130,13 +184,20 @@ def lookup_fqdn(view: NetworkView, fqdn: str) -> tuple[tuple[str, ...], str | No
     return (), None
 
 
-def resolve_in(view: NetworkView, name: str, from_namespace: str) -> Resolution:
-    """Resolve ``name`` for a pod of ``from_namespace`` against one view of the cluster."""
+def resolve_in(view: NetworkView, name: str, from_namespace: str, conf: ResolvConf | None = None) -> Resolution:
+    """Resolve ``name`` for a pod of ``from_namespace`` (resolver ``conf``, default ClusterFirst) in one view.
+
+    A resolver that does not ask the cluster DNS finds no name at all: the
+    nameservers outside the cluster are not simulated.
+    """
     try:
         return Resolution(name, (str(ipaddress.ip_address(name)),), fqdn=None)
     except ValueError:
         pass
-    for fqdn in candidates(name.lower(), from_namespace):
+    conf = conf or cluster_first(from_namespace)
+    if not conf.cluster:
+        return Resolution(name, error="nxdomain")
+    for fqdn in candidates(name.lower(), conf):
         addresses, cname = lookup_fqdn(view, fqdn)
         if cname:
             target, _ = lookup_fqdn(view, cname)

@@ -27,13 +27,14 @@ SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 @dataclass(frozen=True)
 class Backend:
-    """One endpoint of a Service: a pod address, its readiness, hostname and resolved ports by port name."""
+    """One endpoint of a Service: a pod address, its readiness, hostname, node and resolved ports by port name."""
 
     ip: str
     ready: bool
     hostname: str | None
     pod: tuple[str, str] | None  # (namespace, name) of the target pod
     ports: dict[str, tuple[int, str]]  # Service port name ("" when unnamed) -> (number, protocol)
+    node: str | None = None
 
 
 @dataclass
@@ -80,7 +81,8 @@ def _slice_backends(slices: list[Obj]) -> list[Backend]:
             pod = (ref.get("namespace", ""), ref["name"]) if ref.get("kind") == "Pod" and ref.get("name") else None
             ready = (endpoint.get("conditions") or {}).get("ready")
             for ip in endpoint.get("addresses") or []:
-                backends.append(Backend(ip, ready is None or bool(ready), endpoint.get("hostname"), pod, ports))
+                backends.append(Backend(ip, ready is None or bool(ready), endpoint.get("hostname"), pod, ports,
+                                        endpoint.get("nodeName")))
     return backends
 
 
@@ -92,7 +94,8 @@ def _endpoints_backends(endpoints: Obj) -> list[Backend]:
             for address in subset.get(field_name) or []:
                 ref = address.get("targetRef") or {}
                 pod = (ref.get("namespace", ""), ref["name"]) if ref.get("kind") == "Pod" and ref.get("name") else None
-                backends.append(Backend(address["ip"], ready, address.get("hostname"), pod, ports))
+                backends.append(Backend(address["ip"], ready, address.get("hostname"), pod, ports,
+                                        address.get("nodeName")))
     return backends
 
 

@@ -3,19 +3,26 @@
 :class:`Network` answers, for a source pod, what dialling ``host:port`` or
 requesting a URL does, from the real objects only:
 
-1. **DNS** (names only; IP literals skip it). When the cluster has the
-   ``kube-system/kube-dns`` Service, the lookup needs a ready DNS endpoint
-   whose policies let the source's UDP 53 through (egress of the source,
-   ingress of the CoreDNS pod); none ready → the resolver's UDP read is refused,
-   none allowed → it times out. Unknown names are NXDOMAIN (:mod:`.dns`).
+1. **DNS** (names only; IP literals skip it), as the pod's ``resolv.conf``
+   says (``dnsPolicy``/``dnsConfig``): a nameserver outside the cluster must
+   be reachable past the source's egress policies and answers no name. When
+   the resolver asks the ``kube-system/kube-dns`` Service, the lookup needs a
+   ready DNS endpoint whose policies let the source's UDP 53 through (egress
+   of the source, ingress of the CoreDNS pod); none ready → the resolver's
+   UDP read is refused, none allowed → it times out. Unknown names are
+   NXDOMAIN (:mod:`.dns`).
 2. **Service translation**: a ClusterIP is served only on the Service's ports
-   (another port: nobody answers → timeout); a ready endpoint is chosen (stably
-   per source, Service address and port) from the EndpointSlices (or Endpoints)
-   and the port becomes its resolved ``targetPort``; no ready endpoint → refused,
-   as kube-proxy rejects. Pod IPs may be dialled directly; any other address
-   has nobody answering → timeout, except addresses that a Service lists as
-   endpoints outside the pod network (the API server's, hand-made Endpoints),
-   which answer on their listed ports.
+   (another port: nobody answers → timeout); a ready endpoint is chosen
+   (stably per source, Service address and port) from the EndpointSlices (or
+   Endpoints) and the port becomes its resolved ``targetPort``; no ready
+   endpoint → refused, as kube-proxy rejects; with ``internalTrafficPolicy:
+   Local`` only endpoints on the client's node count, and none there →
+   timeout (dropped). A node address answers on each Service's ``nodePort``
+   (translated the same way) and on the kubelet's ports, and refuses others
+   (policies are not applied to the node itself). Pod IPs may be dialled
+   directly. Any other address has nobody answering → timeout, except
+   addresses a Service lists as endpoints outside the pod network (the API
+   server's, hand-made Endpoints), which answer on their listed ports.
 3. **NetworkPolicy** (:mod:`.policy`) on the pod address and port actually
    reached: denied → timeout (packets are dropped).
 4. **The listener**: a running container of the destination pod listening on
@@ -49,7 +56,7 @@ from urllib.parse import urlsplit
 from ..behaviour.needs import ANNOTATION, ContainerNeeds, Dependency, Listener, NeedsError, needs_of
 from ..store import Obj
 from . import apiserver
-from .dns import DNS_NAMESPACE, DNS_SERVICE, DNS_SERVICE_IP, resolve_in
+from .dns import DNS_NAMESPACE, DNS_SERVICE, DNS_SERVICE_IP, NODE_NAMESERVER, ResolvConf, pod_resolv_conf, resolve_in
 from .index import NetworkView, pod_ip, view_of
 from .policy import Decision, Endpoint, evaluate
 
@@ -194,14 +201,16 @@ class Network:
         return view
 
     def _connect(self, view: NetworkView, source: Obj, host: str, port: int, protocol: str) -> Connection:
-        resolution = resolve_in(view, host, source["metadata"].get("namespace", ""))
+        conf = pod_resolv_conf(source)
+        resolution = resolve_in(view, host, source["metadata"].get("namespace", ""), conf)
         if resolution.fqdn is not None or not resolution.ok:  # a name, not an address literal
-            failure = self._dns_failure(view, source, host, protocol)
+            failure = self._dns_failure(view, source, host, protocol, conf)
             if failure is not None:
                 return failure
             if not resolution.ok:
+                server = _dns_ip(view) if conf.cluster else next(iter(conf.nameservers), NODE_NAMESERVER)
                 return Connection(False, "nxdomain", None, None,
-                                  f"dial {protocol.lower()}: lookup {host} on {_dns_ip(view)}:53: no such host")
+                                  f"dial {protocol.lower()}: lookup {host} on {server}:53: no such host")
         first: Connection | None = None
         for ip in resolution.addresses:
             conn = self._dial(view, source, ip, port, protocol)
@@ -211,19 +220,26 @@ class Network:
         assert first is not None
         return first
 
-    def _dns_failure(self, view: NetworkView, source: Obj, host: str, protocol: str) -> Connection | None:
+    def _dns_failure(self, view: NetworkView, source: Obj, host: str, protocol: str,
+                     conf: ResolvConf) -> Connection | None:
+        """Why the lookup gets no answer at all (no DNS pod ready, packets dropped), if so."""
         service = view.services.get((DNS_NAMESPACE, DNS_SERVICE))
-        if service is None:
-            return None
-        server = _dns_ip(view)
+        if conf.cluster and service is None:
+            return None  # a cluster without the DNS add-on: names are answered without a server to reach
+        server = _dns_ip(view) if conf.cluster else next(iter(conf.nameservers), NODE_NAMESERVER)
         client = f"{pod_ip(source) or '0.0.0.0'}:{32768 + zlib.crc32(f'{_name(source)}|{host}'.encode()) % 28000}"
         prefix = f"dial {protocol.lower()}: lookup {host} on {server}:53: read udp {client}->{server}:53: "
+        origin = Endpoint(pod_ip(source) or "", source)
+        if not conf.cluster:
+            if evaluate(view.policies_between(source), view.namespaces, origin, Endpoint(server), 53, "UDP").allowed:
+                return None
+            return Connection(False, "timeout", None, None, prefix + "i/o timeout")
+        assert service is not None
         port_name = next((p.get("name") or "" for p in (service.get("spec") or {}).get("ports") or []
                           if p.get("port") == 53 and (p.get("protocol") or "TCP") == "UDP"), None)
         backends = [b for b in view.ready_backends(DNS_NAMESPACE, DNS_SERVICE) if port_name in b.ports]
         if not backends:
             return Connection(False, "refused", None, None, prefix + "read: connection refused")
-        origin = Endpoint(pod_ip(source) or "", source)
         for backend in backends:
             pod = view.pods.get(backend.pod) if backend.pod else view.pod_by_ip.get(backend.ip)
             if evaluate(view.policies_between(source, pod), view.namespaces, origin, Endpoint(backend.ip, pod),
@@ -255,6 +271,11 @@ class Network:
                               key=lambda b: b.ip)
             if not backends:
                 return Connection(False, "refused", ip, None, refused)
+            if (service.get("spec") or {}).get("internalTrafficPolicy") == "Local":
+                node = (source.get("spec") or {}).get("nodeName")
+                backends = [b for b in backends if b.node == node]
+                if not backends:  # kube-proxy drops traffic with no endpoint on the client's node
+                    return Connection(False, "timeout", ip, None, timeout)
             backend = backends[zlib.crc32(f"{_name(source)}|{address}".encode()) % len(backends)]
             target_ip, target_port = backend.ip, backend.ports[name][0]
             pod = view.pods.get(backend.pod) if backend.pod else view.pod_by_ip.get(backend.ip)
