@@ -8,8 +8,9 @@ import pytest
 
 from chaositbench.sim.cluster import Cluster
 from chaositbench.sim.kinds import preferred
-from chaositbench.sim.network import resolve
-from chaositbench.sim.network.dns import COREFILE, ResolvConf, candidates, cluster_first, pod_resolv_conf, resolve_in
+from chaositbench.sim.network import resolve, reverse
+from chaositbench.sim.network.dns import (COREFILE, ResolvConf, candidates, cluster_first, pod_resolv_conf, ptr_name,
+                                          resolve_in)
 from chaositbench.sim.network.index import view_of
 
 SERVICES = preferred("", "Service")
@@ -98,6 +99,15 @@ def test_external_name_is_a_cname(cluster: Cluster) -> None:
     assert inside.cname == "postgres.data.svc.cluster.local" and inside.addresses == ("10.96.45.12",)
     outside = resolve(cluster, "stripe.shop", "data")
     assert outside.cname == "api.stripe.com" and outside.error == "nxdomain"  # no upstream resolver
+
+
+def test_reverse_lookups(cluster: Cluster) -> None:
+    assert reverse(cluster, "10.96.45.12") == "postgres.data.svc.cluster.local"
+    assert reverse(cluster, "10.244.1.8") == "db-0.db.data.svc.cluster.local"
+    assert reverse(cluster, "10.244.3.5") == "10-244-3-5.db.data.svc.cluster.local"
+    assert reverse(cluster, "10.244.99.99") is None
+    assert reverse(cluster, "10.244.3.7") is None  # not ready
+    assert ptr_name("10.96.45.12") == "12.45.96.10.in-addr.arpa"
 
 
 def test_address_literals_need_no_lookup(cluster: Cluster) -> None:

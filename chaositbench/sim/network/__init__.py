@@ -3,12 +3,12 @@
 from typing import Any
 
 from .apiserver import bootstrap_apiserver_endpoints
-from .dns import Resolution, bootstrap_dns, resolve
+from .dns import Resolution, bootstrap_dns, resolve, reverse
 from .model import Connection, HttpResult, Network
 from .policy import Decision, evaluate
 
 __all__ = ["Connection", "Decision", "HttpResult", "Network", "Resolution", "bootstrap_dns", "bootstrap_network",
-           "evaluate", "resolve"]
+           "evaluate", "resolve", "reverse"]
 
 
 def bootstrap_network(api: Any) -> None:

@@ -11,7 +11,8 @@ dot is absolute. Records of the ``cluster.local`` zone:
 * ``<hostname>.<svc>.<ns>.svc.cluster.local`` — an endpoint of a headless
   Service with that hostname (StatefulSet pods: ``<pod>.<serviceName>``), or
   ``<a-b-c-d>.<svc>…`` for one without;
-* ``<a-b-c-d>.<ns>.pod.cluster.local`` — the address itself (``pods insecure``).
+* ``<a-b-c-d>.<ns>.pod.cluster.local`` — the address itself (``pods insecure``);
+* reverse (PTR) records of ClusterIPs and endpoint addresses (:func:`reverse`).
 
 Everything else is NXDOMAIN: the simulated cluster has no upstream resolver,
 so names outside the zone (and CNAME targets outside it) do not resolve.
@@ -210,6 +211,34 @@ def resolve_in(view: NetworkView, name: str, from_namespace: str, conf: ResolvCo
 def resolve(cluster: Any, name: str, from_namespace: str) -> Resolution:
     """Resolve ``name`` as a ClusterFirst pod in ``from_namespace`` would (no reachability check)."""
     return resolve_in(view_of(cluster.store), name, from_namespace)
+
+
+def reverse_in(view: NetworkView, ip: str) -> str | None:
+    """The PTR answer for ``ip``: a Service's name for its ClusterIP, an endpoint's name under its Service.
+
+    A ready endpoint is named by its hostname, or its dashed address, under
+    the first Service (by namespace and name) listing it; other addresses have
+    no record (NXDOMAIN).
+    """
+    service = view.service_by_ip.get(ip)
+    if service is not None:
+        meta = service["metadata"]
+        return f"{meta['name']}.{meta['namespace']}.svc.{CLUSTER_DOMAIN}"
+    for (namespace, name), backends in sorted(view.backends.items()):
+        for backend in backends:
+            if backend.ip == ip and backend.ready and (namespace, name) in view.services:
+                return f"{backend.hostname or ip.replace('.', '-')}.{name}.{namespace}.svc.{CLUSTER_DOMAIN}"
+    return None
+
+
+def reverse(cluster: Any, ip: str) -> str | None:
+    """The name cluster DNS gives ``ip`` (``nslookup <ip>``), or None for NXDOMAIN."""
+    return reverse_in(view_of(cluster.store), ip)
+
+
+def ptr_name(ip: str) -> str:
+    """The ``in-addr.arpa`` name queried for an IPv4 address."""
+    return ".".join(reversed(ip.split("."))) + ".in-addr.arpa"
 
 
 # -- the DNS add-on objects ---------------------------------------------------------------
