@@ -206,6 +206,23 @@ def test_missing_configmap_and_key_block_creation_until_they_appear(kube: Kubect
     assert pod_json(kube, ns, "cfg")["status"]["containerStatuses"][0]["restartCount"] == 0
 
 
+def test_missing_configmap_volume_keeps_the_pod_creating_until_it_exists(kube: Kubectl, ns: str) -> None:
+    volume = {"name": "conf", "configMap": {"name": "conf", "items": [{"key": "app.yaml", "path": "app.yaml"}]}}
+    container = {"name": "app", "image": "nginx:1.27", "volumeMounts": [{"name": "conf", "mountPath": "/etc/app"}]}
+    apply(kube, ns, pod("mounter", container, volumes=[volume]))
+    eventually(lambda: 'MountVolume.SetUp failed for volume "conf" : configmap "conf" not found'
+               in kube("describe", "pod", "mounter", "-n", ns), what="FailedMount")
+    assert status_is(kube, ns, "ContainerCreating", ready="0/1")
+    assert "podIP" not in pod_json(kube, ns, "mounter")["status"]
+    kube("create", "configmap", "conf", "-n", ns, "--from-literal=other=1")
+    eventually(lambda: "configmap references non-existent config key: app.yaml"
+               in kube("describe", "pod", "mounter", "-n", ns), what="missing key")
+    kube("patch", "configmap", "conf", "-n", ns, "-p", '{"data": {"app.yaml": "k: v"}}')
+    eventually(lambda: status_is(kube, ns, "Running", ready="1/1"), what="mounted and running")
+    events = json.loads(kube("get", "events", "-n", ns, "--field-selector", "reason=FailedMount", "-o", "json"))
+    assert {e["type"] for e in events["items"]} == {"Warning"}
+
+
 # -- program-level configuration --------------------------------------------------------------------------
 PAYMENT_NEEDS = {"env": [{"name": "DB_HOST", "required": True}, {"name": "PAYMENT_MODE", "oneOf": ["live", "sandbox"]}],
                  "logs": {"startup": ["payments starting"]}}

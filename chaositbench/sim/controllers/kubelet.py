@@ -3,7 +3,9 @@
 For a pod bound to an existing node the kubelet writes, step by step, what a
 real one reports: first ``Pending`` with ``ContainerCreating`` (or
 ``PodInitializing``) waiting states, host IP, start time and conditions; then
-the sandbox (pod IP from the node's ``spec.podCIDR``, PodReadyToStartContainers);
+the volumes (a missing ConfigMap/Secret is a ``FailedMount`` event, retried with
+back-off while the pod stays ``ContainerCreating``); then the sandbox (pod IP
+from the node's ``spec.podCIDR``, PodReadyToStartContainers);
 then, container by container, image pull (``Pulling``/``Pulled`` or "already
 present" events, following imagePullPolicy and the images the node holds),
 ``Created``/``Started`` events and ``running`` states, with init containers run
@@ -38,7 +40,7 @@ from .. import clock
 from ..kinds import preferred
 from ..store import Obj, WatchEvent
 from .base import Controller, ObjectKey, key_of
-from .kubelet_config import ConfigError, container_config
+from .kubelet_config import ConfigError, container_config, mount_errors
 from .kubelet_runtime import (ContainerContext, ContainerRuntime, DefaultRuntime, default_pull_policy,
                               normalize_image)
 from .kubelet_status import (BACKOFF, EXITED, PULLING, RUNNING, WAITING, ContainerRun, PodRun, ProbeState,
@@ -66,6 +68,9 @@ POD_SYNC_SECONDS = 1.0
 CONFIG_RETRY_SECONDS = 10.0
 #: Simulated seconds between two questions to the runtime about what a running container logs.
 OBSERVE_SECONDS = 10.0
+#: The volume manager's retry of a failed mount: 0.5 s doubling to 2m2s.
+MOUNT_RETRY_INITIAL_SECONDS = 0.5
+MOUNT_RETRY_MAX_SECONDS = 122.0
 #: Exit code of containers killed by an eviction (no grace period: SIGKILL).
 EVICTED_EXIT_CODE = 137
 PROBE_KINDS = (("startup", "startupProbe"), ("liveness", "livenessProbe"), ("readiness", "readinessProbe"))
@@ -150,7 +155,7 @@ class KubeletController(Controller):
     def _advance(self, pod: Obj, run: PodRun, node: Obj, now: float) -> None:
         """Apply every step that is due, in start order, until nothing more changes."""
         if not run.sandbox_ready:
-            if now < run.sandbox_due:
+            if now < run.sandbox_due or not self._volumes_mounted(pod, run, now):
                 return
             run.sandbox_ready = True
             run.pod_ip = self._allocate_ip(pod, node, run)
@@ -203,6 +208,18 @@ class KubeletController(Controller):
         if c.stage == BACKOFF and not c.crash_loop and c.loop_due is not None and now >= c.loop_due:
             self._crash_loop(pod, run, c)
             return True
+        return False
+
+    def _volumes_mounted(self, pod: Obj, run: PodRun, now: float) -> bool:
+        """Set up the pod's volumes; a missing ConfigMap/Secret is a ``FailedMount``, retried with back-off."""
+        errors = mount_errors(self.api, pod)
+        if not errors:
+            return True
+        for message in errors:
+            self.cluster.events.record(pod, "Warning", "FailedMount", message, "kubelet", instance=run.node)
+        delay = min(MOUNT_RETRY_INITIAL_SECONDS * 2 ** run.mount_failures, MOUNT_RETRY_MAX_SECONDS)
+        run.mount_failures += 1
+        run.sandbox_due = now + delay * self.time_scale
         return False
 
     # -- container steps ---------------------------------------------------------------------

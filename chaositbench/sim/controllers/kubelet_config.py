@@ -8,8 +8,10 @@
 (``items``, ``subPath``). A non-optional reference to a missing object or key
 raises :class:`ConfigError` with the kubelet's message (``configmap "x" not
 found``, ``couldn't find key KEY in ConfigMap ns/x``): the container then waits
-in ``CreateContainerConfigError``. Missing volume sources only leave their
-files out.
+in ``CreateContainerConfigError``. :func:`mount_errors` lists the ``configMap``
+and ``secret`` volumes of a pod that cannot be set up (a missing non-optional
+object, or a missing key its ``items`` name), as the kubelet's ``FailedMount``
+messages: the pod then stays ``ContainerCreating``.
 """
 
 from __future__ import annotations
@@ -213,3 +215,26 @@ def container_config(api: ResourceAPI, pod: Obj, container: dict[str, Any]) -> C
     """The environment and mounted files of ``container``; raises :class:`ConfigError` as the kubelet would."""
     sources = _Sources(api, (pod.get("metadata") or {}).get("namespace") or "default")
     return ContainerConfig(env=_environment(pod, container, sources), files=_mounted_files(pod, container, sources))
+
+
+def mount_errors(api: ResourceAPI, pod: Obj) -> list[str]:
+    """``MountVolume.SetUp failed ...`` for each ConfigMap/Secret volume of ``pod`` that cannot be set up."""
+    sources = _Sources(api, (pod.get("metadata") or {}).get("namespace") or "default")
+    errors = []
+    for volume in (pod.get("spec") or {}).get("volumes") or []:
+        for kind, field_name, name_key in (("ConfigMap", "configMap", "name"), ("Secret", "secret", "secretName")):
+            ref = volume.get(field_name)
+            if ref is None or ref.get("optional"):
+                continue
+            name = ref.get(name_key, "")
+            data = sources.data(kind, name)
+            prefix = f'MountVolume.SetUp failed for volume "{volume.get("name", "")}" : '
+            if data is None:
+                errors.append(f'{prefix}{kind.lower()} "{name}" not found')
+                continue
+            missing = [item.get("key", "") for item in ref.get("items") or [] if item.get("key") not in data]
+            if missing:
+                errors.append(f"{prefix}{kind.lower()} references non-existent {kind.lower()} key: {missing[0]}"
+                              if kind == "Secret" else
+                              f"{prefix}configmap references non-existent config key: {missing[0]}")
+    return errors

@@ -126,6 +126,7 @@ class PodRun:
     sandbox_ready: bool = False
     kill_due: float | None = None
     stopped: bool = False  # containers stopped for deletion: the pod is terminal
+    mount_failures: int = 0  # failed volume set-ups so far (their retry back-off)
 
     @property
     def init_containers(self) -> list[ContainerRun]:
