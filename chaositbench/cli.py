@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 
+from .agent import cli as agent_cli
 from .apps import APPS, AppError
 from .sim.prometheus import PrometheusError
 from .sim.server import serve_forever
@@ -29,11 +30,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--prometheus", action="store_true",
                        help="also start the real Prometheus (apt-get install prometheus) scraping the cluster "
                             "and print its URL")
+    agent_cli.add_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "agent":
+        return agent_cli.run(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "sim" and args.sim_command == "serve":
         if args.time_scale <= 0:

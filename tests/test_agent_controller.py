@@ -19,6 +19,7 @@ from chaoslib.activity import run_activity
 from chaoslib.exceptions import ActivityFailed
 
 from chaositbench import discover
+from chaositbench.cli import main as cli_main
 from chaositbench.agent.actions import hand_over
 from chaositbench.agent.controller import KILL_GRACE_S, run_process
 from chaositbench.agent.protocol import InvalidDiagnosis, validate_diagnosis
@@ -334,3 +335,14 @@ def test_promql_tool_is_recorded(prometheus: str, tmp_path: Path) -> None:
     ok, bad = Trajectory(tmp_path / "t.jsonl").read()
     assert ok["tool"] == "promql" and ok["exit_code"] == 0 and ok["effect"] == "read" and "0.5" in ok["stdout"]
     assert bad["argv"] == ["bad("] and bad["exit_code"] == 1
+
+
+def test_promql_command_line_helper(prometheus: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PROMETHEUS_URL", prometheus)
+    monkeypatch.setenv("CHAOSITBENCH_TRAJECTORY", str(tmp_path / "t.jsonl"))
+    assert cli_main(["agent", "tool", "promql", "up"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["metric"] == {"service": "web"}
+    assert cli_main(["agent", "tool", "promql", "bad("]) == 1
+    assert "chaositbench agent tool promql:" in capsys.readouterr().err
+    assert [(r["argv"], r["exit_code"]) for r in Trajectory(tmp_path / "t.jsonl").read()] == [(["up"], 0), (["bad("], 1)]
