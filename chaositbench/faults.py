@@ -334,15 +334,25 @@ def _undo(session: _Session, injection: dict[str, Any]) -> None:
             _restore_object(session, entry["before"])
 
 
+#: attempts at restoring one object while controllers keep updating it (each 409 re-reads it)
+RESTORE_ATTEMPTS = 5
+
+
 def _restore_object(session: _Session, before: dict[str, Any]) -> None:
     meta = before["metadata"]
-    current = session.read(before["apiVersion"], before["kind"], meta.get("namespace"), meta["name"])
-    if current is None:
-        body = normalized(before)
-        body["metadata"].pop("ownerReferences", None)
-        session.create(body)
-    elif normalized(current) != normalized(before):
-        session.replace(current, before)
+    for attempt in range(RESTORE_ATTEMPTS):
+        current = session.read(before["apiVersion"], before["kind"], meta.get("namespace"), meta["name"])
+        try:
+            if current is None:
+                body = normalized(before)
+                body["metadata"].pop("ownerReferences", None)
+                session.create(body)
+            elif normalized(current) != normalized(before):
+                session.replace(current, before)
+            return
+        except ApiException as exc:
+            if exc.status != 409 or attempt == RESTORE_ATTEMPTS - 1:
+                raise
 
 
 def remove(configuration: Configuration | None = None, fault_id: str | None = None) -> list[str]:
