@@ -321,7 +321,7 @@ def test_program_serves_its_paths_and_is_ready_only_while_its_dependency_answers
         assert _get(port, "/pay")[0] == 502
         assert _get(port, "/nope")[0] == 404
         listener.listen()
-        assert _until(lambda: _get(port, "/ready")[0] == 200)
+        assert _get(port, "/ready")[0] == 200  # checked as the probe asks, not at the next background round
         assert _get(port, "/pay") == (200, "ok\n")
         assert (tmp_path / "scratch").stat().st_size == 2 * 2**20
         rss_kib = int(Path(f"/proc/{process.pid}/status").read_text().split("VmRSS:")[1].split()[0])

@@ -15,9 +15,13 @@ the simulated cluster's behaviour model says such a container behaves:
   declared CPU;
 * after ``startupSeconds`` it listens on each declared port: an HTTP server answering the declared paths when it has
   paths, a plain TCP listener otherwise;
-* every two seconds it connects (TCP) to each dependency; while a required one
+* every two seconds, and on each request to its readiness path, it connects
+  (TCP, with the dependency's timeout) to each dependency; while a required one
   is unreachable the readiness path answers 503 and every other declared path
-  502, and the failure is logged naming host:port. The liveness path answers
+  502, and the failure is logged naming host:port. A dependency whose packets
+  are dropped makes the readiness request itself last its timeout, so a probe
+  with a shorter or equal timeout fails with a timeout, as on the simulated
+  cluster. The liveness path answers
   200 while the process lives.
 
 Usage: app.py --container NAME --needs FILE [--liveness-path P] [--readiness-path P]
@@ -229,6 +233,8 @@ def http_handler(paths: dict[str, int], liveness: str | None, readiness: str | N
 
         def _answer(self) -> None:
             path = self.path.split("?", 1)[0]
+            if path == readiness:
+                deps.check_once()  # as the request comes, so a dependency's timeout can outlast the probe's
             blocking = deps.blocking()
             if path == liveness:
                 code, body = 200, "ok"
