@@ -152,9 +152,14 @@ def test_deployment_crud(apps: client.AppsV1Api, namespace: str) -> None:
     assert created.spec.strategy.type == "RollingUpdate"  # defaulted by the server
     assert created.spec.template.spec.containers[0].termination_message_path == "/dev/termination-log"
 
-    read = apps.read_namespaced_deployment("web", namespace)
-    read.spec.template.spec.containers[0].image = "registry.k8s.io/pause:3.9"
-    replaced = apps.replace_namespaced_deployment("web", namespace, read)
+    for _ in range(5):  # read-modify-write, as clients do: the controller may update the status in between
+        read = apps.read_namespaced_deployment("web", namespace)
+        read.spec.template.spec.containers[0].image = "registry.k8s.io/pause:3.9"
+        try:
+            replaced = apps.replace_namespaced_deployment("web", namespace, read)
+            break
+        except ApiException as exc:
+            assert exc.status == 409, exc
     assert replaced.metadata.generation == 2
     assert replaced.spec.template.spec.containers[0].image == "registry.k8s.io/pause:3.9"
 
