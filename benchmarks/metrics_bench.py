@@ -59,8 +59,9 @@ def populate(cluster: Cluster, pods: int) -> None:
         if member == 0:
             if cluster.store.get("/namespaces", "", namespace) is None:
                 cluster.store.put("/namespaces", {"metadata": {"name": namespace, "uid": namespace}}, "ADDED")
-            cluster.store.put("/services", {"metadata": {"name": role, "namespace": namespace, "uid": f"{namespace}-{role}"},
-                                            "spec": {"selector": {"app": role}, "ports": [{"port": 80}]}}, "ADDED")
+            meta = {"name": role, "namespace": namespace, "uid": f"{namespace}-{role}"}
+            cluster.store.put("/services", {"metadata": meta, "spec": {"selector": {"app": role},
+                                                                       "ports": [{"port": 80}]}}, "ADDED")
         node = "chaositbench-worker" if i % NODES == 0 else f"bench-node-{i % NODES}"
         cluster.store.put("/pods", _pod(namespace, f"{role}-{member}", role, needs, node), "ADDED")
 

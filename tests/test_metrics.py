@@ -173,6 +173,7 @@ def test_cpu_scales_with_the_traffic_served() -> None:
 def test_counters_only_grow_and_a_new_container_starts_a_new_series() -> None:
     cluster = shop(FakeNetwork({"db.data.svc.cluster.local": "refused"}))
     cluster.time_scale = 0.2  # speeds up the workloads' evolution, not their rates
+    cluster.add("/nodes", {"metadata": {"name": "n1"}, "status": {"capacity": {"ephemeral-storage": "100Gi"}}})
     clock = iter([0.0, 10.0, 20.0, 30.0])
     metrics = ClusterMetrics(cluster, monotonic=lambda: next(clock))  # type: ignore[arg-type]
 
@@ -190,6 +191,9 @@ def test_counters_only_grow_and_a_new_container_starts_a_new_series() -> None:
     assert sample(cpu, "container_cpu_usage_seconds_total", pod="api-1") > 0
     cluster.add("/pods", pod("api-1", {"app": "api"}, {**HTTP}, container_id="c2"))
     cpu_after = render(metrics.cadvisor("n1"))
+    root = {"id": "/"}
+    assert sample(cpu_after, "container_cpu_usage_seconds_total", **root) > \
+        sample(cpu, "container_cpu_usage_seconds_total", **root)
     assert "/c1" not in "".join(line for line in cpu_after.splitlines() if 'pod="api-1"' in line)
     assert 'name="c2"' in cpu_after
 
@@ -213,8 +217,8 @@ def test_promtool_rejects_a_broken_exposition() -> None:
 
 
 # -- over the API server, with the real kubectl --------------------------------------------------
-NEEDS = {"app": {"memory": {"workingSet": "96Mi"}, "cpu": {"usage": "40m"}, "listen": [{"port": 8080, "paths": {"/": 200}}],
-                 "load": {"rps": 10}}}
+NEEDS = {"app": {"memory": {"workingSet": "96Mi"}, "cpu": {"usage": "40m"},
+                 "listen": [{"port": 8080, "paths": {"/": 200}}], "load": {"rps": 10}}}
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from ..store import Obj
 from .exposition import Family
 from .requests import RequestModel
 from .state import state_families
-from .usage import Usage
+from .usage import Usage, running_since
 
 if TYPE_CHECKING:
     from ..cluster import Cluster
@@ -51,6 +51,12 @@ class _Histogram:
                 self.buckets[i] += weight
         self.total += seconds * weight
         self.count += weight
+
+
+@dataclass
+class _Counter:
+    value: float
+    at: float  # monotonic time of the last observation
 
 
 def _nanocores(millis: float) -> str:
@@ -87,34 +93,29 @@ class ClusterMetrics:
         self.requests = RequestModel(cluster)
         self.usage = Usage(cluster, self.requests)
         self._monotonic = monotonic
-        self._last: float | None = None
-        self._cpu: dict[tuple[str, ...], float] = {}
+        self._requests_at: float | None = None
+        self._cpu: dict[tuple[str, ...], _Counter] = {}
+        self._node_keys: dict[str, set[tuple[str, ...]]] = {}
         self._http: dict[tuple[str, str, str], float] = {}
         self._latency: dict[tuple[str, str], _Histogram] = {}
+        self._state: tuple[int, list[Family]] | None = None
 
     # -- counters ---------------------------------------------------------------------------
-    def advance(self) -> None:
-        """Integrate every counter's current rate over the (wall-clock) time since the last observation."""
+    def _integrate(self, key: tuple[str, ...], rate: float, now: float, initial: float) -> float:
+        """A CPU counter advanced at ``rate`` since its last observation (``initial`` when first seen)."""
+        counter = self._cpu.get(key)
+        if counter is None:
+            counter = self._cpu[key] = _Counter(initial, now)
+        else:
+            counter.value += rate * (now - counter.at)
+            counter.at = now
+        return counter.value
+
+    def _advance_requests(self) -> None:
+        """Integrate the request counters and histograms over the time since the last observation."""
         now = self._monotonic()
-        elapsed = 0.0 if self._last is None else now - self._last
-        self._last = now
-        alive: set[tuple[str, ...]] = set()
-        for pod in self.cluster.store.list(PODS.storage_key):
-            for name, usage in self.usage.containers(pod).items():
-                if usage.running_seconds <= 0 and usage.memory_bytes == 0:
-                    continue
-                key = (pod["metadata"]["uid"], name, _container_id(pod, name))
-                alive.add(key)
-                rate = usage.cpu_millis / 1000
-                self._cpu[key] = self._cpu[key] + rate * elapsed if key in self._cpu \
-                    else rate * usage.running_seconds * self.usage.time_scale
-        names = [n["metadata"]["name"] for n in self.cluster.store.list(NODES.storage_key)]
-        for name, total in self.usage.nodes(names).items():
-            key = ("node", name)
-            alive.add(key)
-            self._cpu[key] = self._cpu.get(key, 0.0) + total.cpu_millis / 1000 * elapsed
-        for key in set(self._cpu) - alive:
-            del self._cpu[key]
+        elapsed = 0.0 if self._requests_at is None else now - self._requests_at
+        self._requests_at = now
         for (namespace, service), outcomes in self.requests.traffic().served.items():
             histogram = self._latency.setdefault((namespace, service), _Histogram())
             for outcome in outcomes:
@@ -162,12 +163,18 @@ class ClusterMetrics:
 
     # -- scrape targets -----------------------------------------------------------------------
     def state(self) -> list[Family]:
-        """kube-state-metrics."""
-        return state_families(self.cluster.store)
+        """kube-state-metrics (computed again only when an object has changed)."""
+        rv = self.cluster.store.rv
+        if self._state is None or self._state[0] != rv:
+            self._state = (rv, state_families(self.cluster.store))
+        return self._state[1]
 
     def cadvisor(self, node_name: str) -> list[Family]:
-        """The node's kubelet cAdvisor endpoint: its containers, and the node's root cgroup (``id="/"``)."""
-        self.advance()
+        """The node's kubelet cAdvisor endpoint: its containers, and the node's root cgroup (``id="/"``).
+
+        Only the node's own containers are observed, so a scrape costs in proportion to the node's pods.
+        """
+        now = self._monotonic()
         cpu = Family("container_cpu_usage_seconds_total", "Cumulative cpu time consumed in seconds.", "counter")
         memory = Family("container_memory_working_set_bytes", "Current working set in bytes.", "gauge")
         fs_usage = Family("container_fs_usage_bytes", "Number of bytes that are consumed by the container on this "
@@ -175,29 +182,37 @@ class ClusterMetrics:
         fs_limit = Family("container_fs_limit_bytes", "Number of bytes that can be consumed by the container on this "
                                                       "filesystem.", "gauge")
         node = self.cluster.store.get(NODES.storage_key, "", node_name)
-        if node is not None:
-            total = self.usage.node(node_name)
-            root = {"container": "", "id": "/", "image": "", "name": "", "namespace": "", "pod": ""}
-            cpu.add({**root, "cpu": "total"}, self._cpu.get(("node", node_name), 0.0))
-            memory.add(root, total.memory_bytes)
-            fs_usage.add({**root, "device": "/dev/sda1"}, total.storage_bytes)
-            fs_limit.add({**root, "device": "/dev/sda1"}, _storage_capacity(node))
+        if node is None:
+            return [cpu, memory, fs_usage, fs_limit]
+        total = self.usage.node(node_name)
+        root = {"container": "", "id": "/", "image": "", "name": "", "namespace": "", "pod": ""}
+        cpu.add({**root, "cpu": "total"}, self._integrate(("node", node_name), total.cpu_millis / 1000, now, 0.0))
+        memory.add(root, total.memory_bytes)
+        fs_usage.add({**root, "device": "/dev/sda1"}, total.storage_bytes)
+        fs_limit.add({**root, "device": "/dev/sda1"}, _storage_capacity(node))
         pods = sorted((p for p in self.cluster.store.list(PODS.storage_key)
                        if (p.get("spec") or {}).get("nodeName") == node_name),
                       key=lambda p: (p["metadata"]["namespace"], p["metadata"]["name"]))
+        seen: set[tuple[str, ...]] = set()
         for pod in pods:
             meta = pod["metadata"]
             for name, usage in self.usage.containers(pod).items():
+                if running_since(pod, name) is None:
+                    continue
                 container_id = _container_id(pod, name)
                 key = (meta["uid"], name, container_id)
-                if key not in self._cpu:
-                    continue
+                seen.add(key)
+                rate = usage.cpu_millis / 1000
                 labels = {"container": name,
                           "id": f"/kubepods/pod{meta['uid']}/{container_id}", "image": _image(pod, name),
                           "name": container_id, "namespace": meta["namespace"], "pod": meta["name"]}
-                cpu.add({**labels, "cpu": "total"}, self._cpu[key])
+                cpu.add({**labels, "cpu": "total"},
+                        self._integrate(key, rate, now, rate * usage.running_seconds * self.usage.time_scale))
                 memory.add(labels, usage.memory_bytes)
                 fs_usage.add({**labels, "device": "/dev/sda1"}, usage.storage_bytes)
+        for gone in self._node_keys.get(node_name, set()) - seen:
+            self._cpu.pop(gone, None)
+        self._node_keys[node_name] = seen
         return [cpu, memory, fs_usage, fs_limit]
 
     def kubelet(self, node_name: str) -> list[Family]:
@@ -220,7 +235,7 @@ class ClusterMetrics:
 
     def http(self) -> list[Family]:
         """Application RED metrics of every HTTP service in the request model."""
-        self.advance()
+        self._advance_requests()
         total = Family("http_requests_total", "Total number of HTTP requests served, by status code.", "counter")
         duration = Family("http_request_duration_seconds", "HTTP request latency in seconds.", "histogram")
         for (namespace, service, code), count in sorted(self._http.items()):

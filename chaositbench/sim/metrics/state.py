@@ -46,8 +46,8 @@ def pod_families(pods: list[Obj]) -> list[Family]:
                       "The number of container restarts per container.", "counter")
     c_ready = Family("kube_pod_container_status_ready",
                      "Describes whether the containers readiness check succeeded.", "gauge")
-    c_running = Family("kube_pod_container_status_running", "Describes whether the container is currently in running state.",
-                       "gauge")
+    c_running = Family("kube_pod_container_status_running",
+                       "Describes whether the container is currently in running state.", "gauge")
     c_waiting = Family("kube_pod_container_status_waiting",
                        "Describes whether the container is currently in waiting state.", "gauge")
     waiting_reason = Family("kube_pod_container_status_waiting_reason",
