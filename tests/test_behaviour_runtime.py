@@ -474,3 +474,18 @@ def test_probe_thresholds() -> None:
     assert not state.record(True) and state.result is False
     assert state.record(True) and state.result is True
     assert not state.record(False) and state.result is True
+
+
+def test_fixing_the_image_of_a_bare_pod_pulls_the_new_one(kube: Kubectl, ns: str) -> None:
+    apply(kube, ns, pod("bare", {"name": "app", "image": "busybox:1.377", "command": ["sleep", "3600"]}))
+    eventually(lambda: status_is(kube, ns, "ImagePullBackOff"), what="back-off")
+    kube("set", "image", "pod/bare", "app=busybox:1.37", "-n", ns)
+    eventually(lambda: status_is(kube, ns, "Running", ready="1/1"), what="running with the fixed image")
+    status = pod_json(kube, ns, "bare")["status"]["containerStatuses"][0]
+    assert status["image"] == "docker.io/library/busybox:1.37" and status["restartCount"] == 0
+    kube("set", "image", "pod/bare", "app=busybox:1.36", "-n", ns)
+    eventually(lambda: "Container app definition changed, will be restarted" in kube("describe", "pod", "bare",
+                                                                                      "-n", ns), what="restart")
+    eventually(lambda: (s := pod_json(kube, ns, "bare")["status"]["containerStatuses"][0])
+               and s["image"] == "docker.io/library/busybox:1.36" and s["ready"] and s["restartCount"] == 1,
+               what="running the new image")

@@ -236,7 +236,8 @@ class BehaviourRuntime(DefaultRuntime):
             oom_after = (limit - needs.memory_bytes) / needs.memory_growth_bytes_per_min * 60
         return ContainerPlan(logs=startup, exit_after=oom_after, exit_code=137 if oom_after is not None else 0,
                              exit_reason="OOMKilled" if oom_after is not None else None,
-                             stop_exit_code=SIGTERM_EXIT_CODE)
+                             stop_exit_code=SIGTERM_EXIT_CODE,
+                             observe=bool(needs.dependencies) or needs.load is not None)
 
     def probe(self, ctx: ContainerContext, kind: str, probe: dict[str, Any]) -> ProbeResult:
         needs = self._declared(ctx)

@@ -139,6 +139,7 @@ class KubeletController(Controller):
         if (pod.get("status") or {}).get("reason") == "Evicted":
             self._evicted(pod, run, now)
             return
+        self._update_images(pod, run, now)
         self._advance(pod, run, node, now)
         self._write(pod, run, now)
         self._schedule(key, run, now)
@@ -151,6 +152,25 @@ class KubeletController(Controller):
         run.containers = [ContainerRun(spec=c, init=True, waiting_reason=initial) for c in spec.get("initContainers") or []]
         run.containers += [ContainerRun(spec=c, init=False, waiting_reason=initial) for c in spec.get("containers") or []]
         return run
+
+    def _update_images(self, pod: Obj, run: PodRun, now: float) -> None:
+        """A container whose image was changed in the pod spec is restarted with the new one (its hash changed)."""
+        spec = pod.get("spec") or {}
+        current = {(True, c.get("name")): c for c in spec.get("initContainers") or []}
+        current.update({(False, c.get("name")): c for c in spec.get("containers") or []})
+        for c in run.containers:
+            new = current.get((c.init, c.name))
+            if new is None or new.get("image") == c.spec.get("image") or (c.initialized and not c.sidecar):
+                continue
+            c.spec = new
+            if c.stage == RUNNING:
+                self._event(pod, run, c, "Normal", "Killing",
+                            f"Container {c.name} definition changed, will be restarted")
+                self._exit(c, c.plan.stop_exit_code if c.plan else 0, None)
+            elif c.stage in (WAITING, PULLING):  # a failing pull is tried again at once with the new image
+                c.stage, c.due, c.pull_failures = WAITING, None, 0
+                if c.waiting_reason in ("ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull"):
+                    c.waiting_reason, c.waiting_message = "ContainerCreating", ""
 
     def _advance(self, pod: Obj, run: PodRun, node: Obj, now: float) -> None:
         """Apply every step that is due, in start order, until nothing more changes."""
@@ -270,7 +290,7 @@ class KubeletController(Controller):
         c.probes = {kind: ProbeState(spec=c.spec[field], due=now + float(c.spec[field].get("initialDelaySeconds") or 0)
                                      * scale)
                     for kind, field in PROBE_KINDS if c.spec.get(field) and not (c.init and not c.sidecar)}
-        c.observe_due = now + OBSERVE_SECONDS * scale
+        c.observe_due = now + OBSERVE_SECONDS * scale if plan.observe else None
         self._event(pod, run, c, "Normal", "Created", "Container created")
         self._event(pod, run, c, "Normal", "Started", "Container started")
         book = self.cluster.logbook

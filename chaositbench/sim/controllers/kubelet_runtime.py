@@ -81,7 +81,8 @@ class ContainerPlan:
     ``ready_after`` None means it never becomes ready. ``exit_after`` None means
     it runs until stopped; otherwise it exits by itself with ``exit_code`` and
     ``exit_reason`` (default ``Completed`` for 0, ``Error`` otherwise).
-    ``stop_exit_code`` is its exit code when the kubelet stops it.
+    ``stop_exit_code`` is its exit code when the kubelet stops it; ``observe``
+    asks the kubelet to call :meth:`ContainerRuntime.observe` while it runs.
     """
 
     logs: tuple[str, ...] = ()
@@ -91,6 +92,7 @@ class ContainerPlan:
     exit_code: int = 0
     exit_reason: str | None = None
     stop_exit_code: int = 0
+    observe: bool = False  # ask the runtime periodically what the running container logs
 
 
 class ContainerRuntime(Protocol):
