@@ -14,6 +14,7 @@ JSON mapping from container name to that container's needs::
             paths: {/healthz: 200, /ready: 200, /pay: 200}
         dependencies:
           - {name: database, host: postgres.data, port: 5432, timeoutSeconds: 2}
+          - {name: fraud, host: fraud.risk, port: 8080, readiness: false}  # calls fail, readiness holds
         env:
           - {name: DB_HOST, required: true}
           - {name: PAYMENT_MODE, oneOf: [live, sandbox]}
@@ -64,7 +65,8 @@ class Dependency:
     port: int
     protocol: str = "TCP"
     timeout_seconds: float = 2.0
-    required: bool = True  # readiness fails while it is unreachable
+    required: bool = True  # requests that need it fail (502 upstream) while it is unreachable
+    readiness: bool = True  # the readiness endpoint checks it (only meaningful when required)
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,8 @@ def parse_container(raw: Any, where: str) -> ContainerNeeds:
                    port=_port(item.get("port"), f"{where}.dependencies[{i}].port"),
                    protocol=str(item.get("protocol", "TCP")),
                    timeout_seconds=_number(item.get("timeoutSeconds", 2), f"{where}.dependencies[{i}].timeoutSeconds"),
-                   required=bool(item.get("required", True)))
+                   required=bool(item.get("required", True)),
+                   readiness=bool(item.get("readiness", item.get("required", True))))
         for i, item in enumerate(_mapping(x, f"{where}.dependencies[{j}]") for j, x in enumerate(
             _list(spec.get("dependencies"), f"{where}.dependencies"))))
     env = tuple(

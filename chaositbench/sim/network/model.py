@@ -191,6 +191,14 @@ class Network:
             self._degraded[key] = self._failure(pod, container, frozenset())
         return self._degraded[key]
 
+    def readiness_failure(self, pod: Obj, container: str) -> str | None:
+        """Why the container's readiness endpoint fails: a dependency it checks is unreachable (no recursion:
+        a readiness check dials its own dependencies, it does not ask them about theirs)."""
+        for dependency, conn in self.dependency_health(pod, container):
+            if dependency.required and dependency.readiness and not conn.ok:
+                return f"upstream {dependency.name} ({dependency.host}:{dependency.port}) unavailable: {conn.message}"
+        return None
+
     # -- connecting --------------------------------------------------------------------
     def _view(self) -> NetworkView:
         view = view_of(self.cluster.store)
@@ -332,11 +340,13 @@ class Network:
         healthy_status = declared.get(path, 200)
         if path in {_probe_path(container, probe) for probe in PROBES}:
             return healthy_status, f"{phrase(healthy_status)}\n"
+        if path == _probe_path(container, "readinessProbe") or "ready" in path:
+            failure = self.readiness_failure(pod, container_name)
+            return (503, failure + "\n") if failure else (healthy_status, f"{phrase(healthy_status)}\n")
         failure = self.degraded(pod, container_name)
         if failure is None:
             return healthy_status, f"{phrase(healthy_status)}\n"
-        readiness = path == _probe_path(container, "readinessProbe") or "ready" in path
-        return (503 if readiness else 502), failure + "\n"
+        return 502, failure + "\n"
 
 
 def phrase(status: int) -> str:

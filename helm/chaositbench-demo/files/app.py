@@ -17,8 +17,8 @@ the simulated cluster's behaviour model says such a container behaves:
   paths, a plain TCP listener otherwise;
 * every two seconds, and on each request to its readiness path, it connects
   (TCP, with the dependency's timeout) to each dependency; while a required one
-  is unreachable the readiness path answers 503 and every other declared path
-  502, and the failure is logged naming host:port. A dependency whose packets
+  is unreachable every declared path answers 502 and, if the dependency is one
+  its readiness checks (``readiness``, default ``required``), the readiness path 503, and the failure is logged naming host:port. A dependency whose packets
   are dropped makes the readiness request itself last its timeout, so a probe
   with a shorter or equal timeout fails with a timeout, as on the simulated
   cluster. The liveness path answers
@@ -219,11 +219,13 @@ class Dependencies:
             self.check_once()
             time.sleep(CHECK_INTERVAL_S)
 
-    def blocking(self) -> list[str]:
-        """Errors of the required dependencies that are unreachable now."""
+    def blocking(self, readiness: bool = False) -> list[str]:
+        """Errors of the required dependencies that are unreachable now (for the readiness path: only
+        those it checks, ``readiness`` defaulting to ``required``)."""
         with self.lock:
             return [f"{dep['name']}: {self.errors[dep['name']]}" for dep in self.declared
-                    if dep.get("required", True) and dep["name"] in self.errors]
+                    if dep.get("required", True) and (not readiness or dep.get("readiness", dep.get("required", True)))
+                    and dep["name"] in self.errors]
 
 
 def http_handler(paths: dict[str, int], liveness: str | None, readiness: str | None,
@@ -239,7 +241,8 @@ def http_handler(paths: dict[str, int], liveness: str | None, readiness: str | N
             if path == liveness:
                 code, body = 200, "ok"
             elif path == readiness:
-                code, body = (503, "not ready: " + "; ".join(blocking)) if blocking else (200, "ready")
+                checked = deps.blocking(readiness=True)
+                code, body = (503, "not ready: " + "; ".join(checked)) if checked else (200, "ready")
             elif path in paths:
                 code, body = (502, "bad gateway: " + "; ".join(blocking)) if blocking else (paths[path], "ok")
                 log(f"{self.command} {path} {code}")

@@ -88,7 +88,9 @@ what the behaviour model of the simulated cluster reads and files/app.py honours
 {{- $target := index $root.Values.components .component -}}
 {{- $required := true -}}
 {{- if hasKey . "required" -}}{{- $required = .required -}}{{- end -}}
-{{- $deps = append $deps (dict "name" .component "host" (include "demo.host" (dict "root" $root "name" .component)) "port" (int $target.port) "timeoutSeconds" (.timeoutSeconds | default 2) "required" $required) -}}
+{{- $readiness := $required -}}
+{{- if hasKey . "readiness" -}}{{- $readiness = .readiness -}}{{- end -}}
+{{- $deps = append $deps (dict "name" .component "host" (include "demo.host" (dict "root" $root "name" .component)) "port" (int $target.port) "timeoutSeconds" (.timeoutSeconds | default 2) "required" $required "readiness" $readiness) -}}
 {{- end -}}
 {{- $env := list -}}
 {{- range $var := concat (keys $c.config) (keys $c.secretEnv) | sortAlpha -}}
