@@ -31,13 +31,15 @@ requesting a URL does, from the real objects only:
 
 HTTP (:meth:`Network.http`): after connecting, the container answers the
 status its listener declares for the path (404 for a path it does not declare
-when it declares any; 200 when it declares none). A container is *degraded*
-when one of its required dependencies fails to connect or is itself degraded
-(looked up recursively from the container's own pod; a dependency cycle counts
-as healthy). A degraded container still answers its liveness/startup probe
-paths as declared, answers 503 on readiness-style paths (its readiness probe's
-path, or any path containing ``ready``) and 502 elsewhere, as a proxy whose
-upstream fails; the body names the failing chain. The API server answers as
+when it declares any; 200 when it declares none). Its liveness/startup probe
+paths always answer as declared. Its readiness-style paths (the readiness
+probe's path, or any path containing ``ready``) answer 503 while a required
+dependency it checks for readiness (``readiness``, default true) fails to
+connect — dialled directly, not asked about its own dependencies. Its other
+paths answer 502, as a proxy whose upstream fails, while it is *degraded*: a
+required dependency fails to connect or is itself degraded (followed
+recursively from each container's own pod; a cycle counts as healthy). The
+body names the failing chain. The API server answers as
 it answers ``system:anonymous`` (:mod:`.apiserver`); other endpoints outside
 the pod network answer 200 with an empty body (nothing is known about them).
 
