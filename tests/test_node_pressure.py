@@ -18,6 +18,7 @@ from chaositbench.sim.controllers.replicaset import ReplicaSetController
 from chaositbench.sim.controllers.scheduler import Scheduler
 from chaositbench.sim.kinds import preferred
 from chaositbench.sim.server import SimServer
+from chaositbench.sim.tables import pod_summary
 
 from conftest import Kubectl
 from controller_harness import NODES, PODS, Harness, container, run
@@ -89,8 +90,8 @@ def test_node_disk_usage_sets_disk_pressure_taint_and_events_then_recovers_after
             assert node_condition(h, "MemoryPressure")["status"] == "False"
             assert ("Normal", "NodeHasDiskPressure", f"Node {WORKER} status is now: NodeHasDiskPressure") in events(
                 h, h.get(NODES, WORKER, ""))
-            assert ("Warning", "EvictionThresholdMet", "Attempting to reclaim ephemeral-storage") in events(
-                h, h.get(NODES, WORKER, ""))
+            await h.wait_for(lambda: ("Warning", "EvictionThresholdMet", "Attempting to reclaim ephemeral-storage")
+                             in events(h, h.get(NODES, WORKER, "")), what="EvictionThresholdMet")
 
             annotate(h, "chaositbench.io/node-disk-used", None)
             await h.settle(1.0)  # within the 5 min (× 0.01) transition period the condition holds
@@ -122,6 +123,8 @@ def test_disk_pressure_evicts_the_pod_using_most_above_its_request_with_the_kube
             assert (target["status"], target["reason"], target["message"]) == ("True", "TerminationByKubelet", message)
             assert next(c for c in status["conditions"] if c["type"] == "Ready")["status"] == "False"
             assert ("Warning", "Evicted", message) in events(h, pod)
+            summary = pod_summary(pod)  # kubectl get pods: READY 0/1, STATUS Evicted
+            assert (summary.ready, summary.total, summary.reason) == (0, 1, "Evicted")
             assert DISK_PRESSURE in taints(h)
             await h.settle(0.5)  # five more monitoring intervals: the node has room again, nobody else goes
             assert [p["metadata"]["name"] for p in h.items(PODS) if p["status"].get("reason") == "Evicted"] == ["hog"]
@@ -253,7 +256,8 @@ def test_disk_pressure_as_kubectl_shows_it_and_new_pods_stay_off_the_node(fast_k
     assert re.search(r"Taints:\s+node\.kubernetes\.io/disk-pressure:NoSchedule", described)
     assert re.search(r"DiskPressure\s+True\s.*KubeletHasDiskPressure\s+kubelet has disk pressure", described)
     assert re.search(r"Ready\s+True\s.*KubeletReady\s+kubelet is posting ready status", described)
-    events = kubectl("get", "events", "--field-selector", f"involvedObject.name={node}")
+    events = eventually(lambda: (lambda out: out if "EvictionThresholdMet" in out else None)(
+        kubectl("get", "events", "--field-selector", f"involvedObject.name={node}")), "EvictionThresholdMet")
     assert re.search(rf"Normal\s+NodeHasDiskPressure\s+node/{node}\s+Node {node} status is now: NodeHasDiskPressure",
                      events)
     assert re.search(r"Warning\s+EvictionThresholdMet\s+.*Attempting to reclaim ephemeral-storage", events)
@@ -357,3 +361,26 @@ def test_a_pod_writing_to_its_disk_brings_pressure_is_evicted_and_the_node_recov
             assert h.get(PODS, "critical")["status"]["phase"] == "Running"
             await h.wait_for(lambda: DISK_PRESSURE not in taints(h), what="taint lifted")
     run(body)
+
+
+def test_evicted_pod_as_kubectl_shows_it_and_its_replacement_elsewhere(fast_kubectl: Kubectl) -> None:
+    kubectl = fast_kubectl
+    manifest = yaml.safe_load(deployment("filler", 1))
+    manifest["spec"]["template"]["metadata"]["annotations"] = needs(usage="5Gi")
+    kubectl("apply", "-f", "-", input=yaml.safe_dump(manifest))
+    first, node = eventually(lambda: next(iter(pods_by_node(kubectl, "filler").items()), None), "a running pod")
+    kubectl("annotate", "node", node, "chaositbench.io/node-disk-used=84Gi")  # + 5Gi of the pod: 9 % available
+    eventually(lambda: f"pod/{first}" in kubectl("get", "events", "--field-selector", "reason=Evicted"), "eviction")
+    replacement = eventually(lambda: next((n for n in pods_by_node(kubectl, "filler") if n != first), None),
+                             "a replacement running")
+    assert pods_by_node(kubectl, "filler")[replacement] != node
+    row = next(line for line in kubectl("get", "pods").splitlines() if line.startswith(first))
+    assert re.match(rf"{first}\s+0/1\s+(Evicted|Error)\s", row)  # Error once the kubelet reported the kill (137)
+    described = kubectl("describe", "pod", first)
+    assert re.search(r"Status:\s+Failed", described) and re.search(r"Reason:\s+Evicted", described)
+    assert re.search(r"Message:\s+The node was low on resource: ephemeral-storage\. Threshold quantity: \d+, "
+                     r"available: \w+\. Container app was using 5Gi, request is 0, has larger consumption of "
+                     r"ephemeral-storage\.", described)
+    assert re.search(r"Warning\s+Evicted\s+\S+\s+kubelet\s+The node was low on resource", described)
+    kubectl("annotate", "node", node, "chaositbench.io/node-disk-used-")
+    kubectl("delete", "deployment", "filler")

@@ -26,9 +26,11 @@ stays True until the threshold has not been met for the pressure transition
 period (5 min, scaled by ``time_scale``). The node lifecycle controller turns
 the conditions into ``node.kubernetes.io/*-pressure:NoSchedule`` taints.
 
-While a threshold is met, one pod per interval is evicted, ranked as the
-kubelet ranks them: pods using more than they request first, then lower
-priority, then larger usage above the request (critical pods are spared).
+While a threshold is met, one pod per interval is evicted (from the interval
+after the condition was reported, so that the node is already tainted when the
+replacement is scheduled), ranked as the kubelet ranks them: pods using more
+than they request first, then lower priority, then larger usage above the
+request (critical pods are spared).
 Before that, every interval, pods over their ephemeral-storage limits are
 evicted whatever the node's state. An evicted pod turns ``Failed`` with
 reason ``Evicted`` and the kubelet's message, a ``DisruptionTarget`` condition
@@ -295,12 +297,15 @@ class EvictionManager(Controller):
         usages = {p["metadata"]["uid"]: container_usage(p, now, self.cluster.time_scale) for p in pods}
         observed = observe(node, usages)
         met = met_thresholds(observed)
+        reported = {resource for resource, (type_, _on, _off) in PRESSURE_CONDITIONS.items()
+                    if (condition(node, type_) or {}).get("status") == "True"}
         self._set_conditions(node, {t.resource for t in met})
         for pod in pods:
             message = limit_message(pod, usages[pod["metadata"]["uid"]])
             if message is not None:
                 self._evict(pod, name, message, disruption=False)
                 return
+        met = [t for t in met if t.resource in reported]  # the condition (and so the taint) comes first
         if not met:
             return
         threshold = next((t for t in met if t.resource == MEMORY), met[0])
