@@ -1,0 +1,441 @@
+"""The ``reference`` agent: a heuristic SRE that investigates, fixes the root cause with the least change, verifies.
+
+It knows nothing of the scenario: everything comes from its tools in the incident's namespaces.
+
+1. **Survey**: ``kubectl get pods,deploy,rs,sts,svc,netpol -o json`` per allowed namespace,
+   ``kubectl get nodes -o json``.
+2. **Classify**, most fundamental cause first:
+   - a node under Disk/Memory pressure with the simulated kubelet's node-usage annotation
+     (``chaositbench.io/node-disk-used`` / ``-memory-used``) → remove it → ``node-pressure``;
+   - containers last terminated ``OOMKilled`` → double the memory limit of the owning workload
+     → ``resource-limits``;
+   - crash-looping containers whose previous log has ``FATAL: NAME="v" is not one of [...]`` (or
+     ``does not match pattern``) → put back the previous revision when it differs only in that
+     variable (``rollout undo``), else set an accepted value where the variable is defined (the
+     pod template, or the ConfigMap/Secret it references) → ``config-env``;
+   - Running-but-not-Ready pods whose log shows ``host:port: dial tcp ...: i/o timeout`` → resolve
+     the host to a Service, find the NetworkPolicy (ingress at the destination, egress at the
+     source) that admits none of the flow and add the source as a peer → ``network-policy``;
+   - a node under pressure that evicted pods of the allowed namespaces, its cause not visible → cordon
+     it → ``node-pressure``;
+   - nothing → ``no-fault``, changing nothing.
+3. **Verify**: wait, within the deadline, until the affected workloads are available again.
+4. **Submit** the diagnosis.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable
+
+from ..protocol import Diagnosis, Incident
+from ..tools import Tools
+from .reference_netpol import Endpoint, find_blocker
+
+Obj = dict[str, Any]
+
+NODE_USAGE_ANNOTATIONS = {"DiskPressure": "chaositbench.io/node-disk-used",
+                          "MemoryPressure": "chaositbench.io/node-memory-used"}
+MAX_MEMORY_BYTES = 8 * 1024 ** 3
+FATAL_ONE_OF = re.compile(r'FATAL: (?P<name>[A-Za-z_][A-Za-z0-9_]*)="(?P<value>[^"]*)" is not one of \[(?P<allowed>[^\]]*)\]')
+FATAL_PATTERN = re.compile(r'FATAL: (?P<name>[A-Za-z_][A-Za-z0-9_]*)="(?P<value>[^"]*)" does not match pattern (?P<pattern>\S+)')
+DIAL_TIMEOUT = re.compile(r"^\S+ \S+ (?P<host>[A-Za-z0-9.-]+):(?P<port>\d+): dial (?P<net>tcp|udp) \S+: i/o timeout", re.M)
+UNITS = {"Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3, "Ti": 1024 ** 4, "k": 1000, "M": 1000 ** 2, "G": 1000 ** 3}
+VERIFY_POLL_S = 1.0
+DEADLINE_MARGIN_S = 5.0
+
+
+class NoFinding(Exception):
+    """The symptom seen does not lead to a root cause this agent can name."""
+
+
+@dataclass
+class Finding:
+    """A root cause, the fix applied and the workloads that must be available again."""
+
+    category: str
+    kind: str | None
+    namespace: str | None
+    name: str | None
+    summary: str
+    awaited: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, namespace, name)
+
+
+def parse_memory(quantity: str) -> int:
+    """Bytes of a Kubernetes memory quantity (``48Mi``, ``1G``, ``512``)."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGT]i|[kMG])?", quantity.strip())
+    if not match:
+        raise ValueError(f"not a memory quantity: {quantity!r}")
+    return int(float(match.group(1)) * UNITS.get(match.group(2) or "", 1))
+
+
+def format_memory(size: int) -> str:
+    """A byte count as the largest binary unit that divides it (``100663296`` → ``96Mi``)."""
+    for unit in ("Gi", "Mi", "Ki"):
+        if size % UNITS[unit] == 0:
+            return f"{size // UNITS[unit]}{unit}"
+    return str(size)
+
+
+def _deadline(incident: Incident) -> float:
+    return datetime.fromisoformat(incident.deadline.replace("Z", "+00:00")).timestamp()
+
+
+def _labels(obj: Obj) -> dict[str, str]:
+    return dict(obj["metadata"].get("labels") or {})
+
+
+class Cluster:
+    """What the survey saw in the allowed namespaces (and the nodes), with owner and Service lookups."""
+
+    def __init__(self, tools: Tools, namespaces: list[str]) -> None:
+        self.tools = tools
+        self.namespaces = namespaces
+        self.items: list[Obj] = []
+        for namespace in namespaces:
+            self.items += self._get_json("get", "pods,deploy,rs,sts,svc,netpol", "-n", namespace, "-o", "json")
+        self.nodes = self._get_json("get", "nodes", "-o", "json")
+
+    def _get_json(self, *args: str) -> list[Obj]:
+        result = self.tools.kubectl(*args)
+        if not result.ok:
+            raise NoFinding(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+        return json.loads(result.stdout).get("items", [])
+
+    def of_kind(self, kind: str, namespace: str | None = None) -> list[Obj]:
+        return [i for i in self.items if i["kind"] == kind
+                and (namespace is None or i["metadata"].get("namespace") == namespace)]
+
+    def get(self, kind: str, namespace: str, name: str) -> Obj | None:
+        return next((i for i in self.of_kind(kind, namespace) if i["metadata"]["name"] == name), None)
+
+    def workload_of(self, pod: Obj) -> tuple[str, str, str] | None:
+        """The Deployment or StatefulSet owning ``pod``, as (kind, namespace, name)."""
+        namespace = pod["metadata"]["namespace"]
+        for owner in pod["metadata"].get("ownerReferences") or []:
+            if owner["kind"] == "StatefulSet":
+                return "StatefulSet", namespace, owner["name"]
+            if owner["kind"] == "ReplicaSet":
+                replica_set = self.get("ReplicaSet", namespace, owner["name"])
+                for parent in (replica_set or {}).get("metadata", {}).get("ownerReferences") or []:
+                    if parent["kind"] == "Deployment":
+                        return "Deployment", namespace, parent["name"]
+        return None
+
+    def service_for_host(self, host: str, source_namespace: str) -> Obj | None:
+        """The Service a DNS name (``svc``, ``svc.ns``, ``svc.ns.svc.cluster.local``) or ClusterIP designates."""
+        for service in self.of_kind("Service"):
+            if (service.get("spec") or {}).get("clusterIP") == host:
+                return service
+        parts = host.split(".")
+        namespace = parts[1] if len(parts) > 1 else source_namespace
+        return self.get("Service", namespace, parts[0])
+
+    def pods_of(self, service: Obj) -> list[Obj]:
+        selector = (service.get("spec") or {}).get("selector") or {}
+        if not selector:
+            return []
+        return [p for p in self.of_kind("Pod", service["metadata"]["namespace"])
+                if all(_labels(p).get(k) == v for k, v in selector.items())]
+
+    def live_pods(self) -> list[Obj]:
+        return [p for p in self.of_kind("Pod") if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+
+
+class ReferenceAgent:
+    """Investigates through its tools, fixes the root cause with the least change, verifies, diagnoses."""
+
+    def run(self, incident: Incident, tools: Tools) -> Diagnosis | None:
+        deadline = _deadline(incident) - DEADLINE_MARGIN_S
+        cluster = Cluster(tools, incident.namespaces)
+        finding = None
+        for investigate in self._investigations():
+            finding = investigate(cluster)
+            if finding is not None:
+                break
+        if finding is None:
+            return Diagnosis({"category": "no-fault", "kind": None, "namespace": None, "name": None},
+                             "Every workload in " + ", ".join(incident.namespaces)
+                             + " is available and no node is under pressure: nothing to change.")
+        recovered = self._verify(tools, finding.awaited, deadline)
+        summary = finding.summary + (" Verified: the affected workloads are available again." if recovered
+                                     else " The affected workloads were not yet available at the deadline.")
+        return Diagnosis({"category": finding.category, "kind": finding.kind, "namespace": finding.namespace,
+                          "name": finding.name}, summary)
+
+    def _investigations(self) -> list[Callable[[Cluster], Finding | None]]:
+        """Most fundamental first; a pressure condition whose cause is not visible is the last resort."""
+        return [lambda cluster: self._node_pressure(cluster, knob=True), self._oom_killed, self._bad_env,
+                self._blocked_dependency, lambda cluster: self._node_pressure(cluster, knob=False)]
+
+    # -- node pressure ---------------------------------------------------------------------------
+
+    def _node_pressure(self, cluster: Cluster, knob: bool) -> Finding | None:
+        """A node under pressure: with ``knob``, one whose simulated usage annotation explains it (removed);
+        without, one whose usage is not visible and that evicted pods of the allowed namespaces (cordoned)."""
+        evicted = [p for p in cluster.of_kind("Pod") if (p.get("status") or {}).get("reason") == "Evicted"]
+        for node in cluster.nodes:
+            pressures = [c["type"] for c in (node.get("status") or {}).get("conditions") or []
+                         if c["type"] in NODE_USAGE_ANNOTATIONS and c["status"] == "True"]
+            name = node["metadata"]["name"]
+            annotations = node["metadata"].get("annotations") or {}
+            knobs = [NODE_USAGE_ANNOTATIONS[p] for p in pressures if NODE_USAGE_ANNOTATIONS[p] in annotations]
+            victims = [p for p in evicted if (p.get("spec") or {}).get("nodeName") == name]
+            if knob and knobs:
+                cluster.tools.kubectl("annotate", "node", name, *[f"{k}-" for k in knobs])
+                action = "removed the node-usage annotation " + ", ".join(f"{k}={annotations[k]}" for k in knobs)
+            elif not knob and pressures and victims:
+                cluster.tools.kubectl("cordon", name)
+                action = "cordoned it (what fills it is outside the allowed namespaces)"
+            else:
+                continue
+            awaited = sorted({w for p in victims if (w := cluster.workload_of(p)) is not None})
+            return Finding("node-pressure", "Node", None, name,
+                           f"Node {name} reports {', '.join(pressures)}; the kubelet evicted {len(victims)} pod(s) "
+                           f"of the allowed namespaces from it. Fix: {action}.", awaited)
+        return None
+
+    # -- OOMKilled -------------------------------------------------------------------------------
+
+    def _oom_killed(self, cluster: Cluster) -> Finding | None:
+        for pod in cluster.live_pods():
+            for status in (pod.get("status") or {}).get("containerStatuses") or []:
+                terminated = (status.get("lastState") or {}).get("terminated") or {}
+                current = (status.get("state") or {}).get("terminated") or {}
+                if "OOMKilled" not in (terminated.get("reason"), current.get("reason")):
+                    continue
+                workload = cluster.workload_of(pod)
+                if workload is None:
+                    continue
+                return self._raise_memory(cluster, workload, status["name"])
+        return None
+
+    def _raise_memory(self, cluster: Cluster, workload: tuple[str, str, str], container: str) -> Finding:
+        kind, namespace, name = workload
+        obj = cluster.get(kind, namespace, name)
+        spec = next(c for c in obj["spec"]["template"]["spec"]["containers"] if c["name"] == container)
+        resources = spec.get("resources") or {}
+        limit = (resources.get("limits") or {}).get("memory")
+        request = (resources.get("requests") or {}).get("memory")
+        if limit is None:
+            raise NoFinding(f"{kind} {namespace}/{name} container {container} is OOMKilled without a memory limit")
+        new_limit = format_memory(min(2 * parse_memory(limit), MAX_MEMORY_BYTES))
+        cluster.tools.kubectl("set", "resources", f"{kind.lower()}/{name}", "-n", namespace, "-c", container,
+                              f"--limits=memory={new_limit}")
+        return Finding("resource-limits", kind, namespace, name,
+                       f"Container {container} of {kind} {namespace}/{name} is OOMKilled: its memory limit {limit}"
+                       f" (request {request}) is below its working set. Fix: raised the limit to {new_limit}.",
+                       [workload])
+
+    # -- wrong environment value -------------------------------------------------------------------
+
+    def _bad_env(self, cluster: Cluster) -> Finding | None:
+        seen: set[tuple[str, str, str]] = set()
+        for pod in cluster.live_pods():
+            workload = cluster.workload_of(pod)
+            if workload is None or workload in seen:
+                continue
+            for status in (pod.get("status") or {}).get("containerStatuses") or []:
+                waiting = (status.get("state") or {}).get("waiting") or {}
+                if waiting.get("reason") != "CrashLoopBackOff" and not (status.get("lastState") or {}).get("terminated"):
+                    continue
+                seen.add(workload)
+                logs = cluster.tools.logs(pod["metadata"]["namespace"], pod["metadata"]["name"],
+                                          container=status["name"], previous=True, tail=50)
+                match = FATAL_ONE_OF.search(logs.stdout) or FATAL_PATTERN.search(logs.stdout)
+                if match:
+                    return self._fix_env(cluster, workload, status["name"], match)
+        return None
+
+    def _fix_env(self, cluster: Cluster, workload: tuple[str, str, str], container: str,
+                 match: re.Match[str]) -> Finding:
+        kind, namespace, name = workload
+        variable, bad = match.group("name"), match.group("value")
+        allowed = match.group("allowed").split() if "allowed" in match.groupdict() else []
+        pattern = match.groupdict().get("pattern")
+
+        def acceptable(value: str | None) -> bool:
+            return value is not None and (value in allowed if allowed else bool(re.fullmatch(pattern or "", value)))
+
+        obj = cluster.get(kind, namespace, name)
+        entry = _env_entry(obj["spec"]["template"], container, variable)
+        what = f'{kind} {namespace}/{name} container {container} exits at start-up: {variable}="{bad}" is rejected'
+        previous = self._previous_template(cluster, workload)
+        if previous is not None and entry is not None:
+            revision, template = previous
+            if _differs_only_in(obj["spec"]["template"], template, container, variable):
+                cluster.tools.kubectl("rollout", "undo", f"{kind.lower()}/{name}", "-n", namespace,
+                                      f"--to-revision={revision}")
+                return Finding("config-env", kind, namespace, name,
+                               f"{what}. The last change only set {variable}; fix: rolled back to revision {revision}.",
+                               [workload])
+        if entry is not None and "valueFrom" in entry:
+            return self._fix_env_source(cluster, workload, variable, bad, entry["valueFrom"], allowed, what)
+        good = next((v for v in self._previous_values(cluster, workload, container, variable) if acceptable(v)),
+                    allowed[0] if allowed else None)
+        if good is None:
+            raise NoFinding(f"{what}, and no accepted value is known")
+        cluster.tools.kubectl("set", "env", f"{kind.lower()}/{name}", "-n", namespace, "-c", container,
+                              f"{variable}={good}")
+        return Finding("config-env", kind, namespace, name, f"{what}. Fix: set {variable}={good}.", [workload])
+
+    def _fix_env_source(self, cluster: Cluster, workload: tuple[str, str, str], variable: str, bad: str,
+                        source: Obj, allowed: list[str], what: str) -> Finding:
+        ref = source.get("configMapKeyRef") or source.get("secretKeyRef")
+        if ref is None or not allowed:
+            raise NoFinding(f"{what}; it comes from {source}, which this agent does not fix")
+        kind = "ConfigMap" if "configMapKeyRef" in source else "Secret"
+        namespace = workload[1]
+        good = allowed[0]
+        if kind == "ConfigMap":
+            body = {"data": {ref["key"]: good}}
+        else:
+            body = {"stringData": {ref["key"]: good}}
+        cluster.tools.kubectl("patch", kind.lower(), ref["name"], "-n", namespace, "--type=merge", "-p",
+                              json.dumps(body))
+        cluster.tools.kubectl("rollout", "restart", f"{workload[0].lower()}/{workload[2]}", "-n", namespace)
+        return Finding("config-env", kind, namespace, ref["name"],
+                       f'{what}; it comes from {kind} {namespace}/{ref["name"]} key {ref["key"]}. '
+                       f"Fix: set it to {good} and restarted the workload.", [workload])
+
+    def _previous_template(self, cluster: Cluster, workload: tuple[str, str, str]) -> tuple[str, Obj] | None:
+        """The pod template and revision of the Deployment's newest ReplicaSet before the current one."""
+        revisions = self._revisions(cluster, workload)
+        return revisions[1] if len(revisions) > 1 else None
+
+    def _previous_values(self, cluster: Cluster, workload: tuple[str, str, str], container: str,
+                         variable: str) -> list[str]:
+        """Literal values of ``variable`` in the workload's earlier revisions, newest first."""
+        values = []
+        for _, template in self._revisions(cluster, workload)[1:]:
+            entry = _env_entry(template, container, variable)
+            if entry is not None and "value" in entry:
+                values.append(entry["value"])
+        return values
+
+    def _revisions(self, cluster: Cluster, workload: tuple[str, str, str]) -> list[tuple[str, Obj]]:
+        kind, namespace, name = workload
+        if kind != "Deployment":
+            return []
+        owned = [rs for rs in cluster.of_kind("ReplicaSet", namespace)
+                 if any(o["kind"] == "Deployment" and o["name"] == name
+                        for o in rs["metadata"].get("ownerReferences") or [])]
+        revision = lambda rs: int((rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", 0))
+        return [(str(revision(rs)), rs["spec"]["template"]) for rs in sorted(owned, key=revision, reverse=True)]
+
+    # -- blocked dependency ------------------------------------------------------------------------
+
+    def _blocked_dependency(self, cluster: Cluster) -> Finding | None:
+        seen: set[tuple[str, str, str]] = set()
+        for pod in cluster.live_pods():
+            status = pod.get("status") or {}
+            ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions") or [])
+            if ready or status.get("phase") != "Running":
+                continue
+            workload = cluster.workload_of(pod)
+            if workload is None or workload in seen:
+                continue
+            seen.add(workload)
+            logs = cluster.tools.logs(pod["metadata"]["namespace"], pod["metadata"]["name"], tail=50)
+            for match in DIAL_TIMEOUT.finditer(logs.stdout):
+                finding = self._admit_flow(cluster, pod, workload, match.group("host"), int(match.group("port")),
+                                           match.group("net").upper())
+                if finding is not None:
+                    return finding
+        return None
+
+    def _admit_flow(self, cluster: Cluster, pod: Obj, workload: tuple[str, str, str], host: str, port: int,
+                    protocol: str) -> Finding | None:
+        source_namespace = pod["metadata"]["namespace"]
+        service = cluster.service_for_host(host, source_namespace)
+        if service is None:
+            return None
+        destinations = cluster.pods_of(service)
+        if not destinations:
+            return None
+        target_port, port_name = _pod_port(service, destinations[0], port)
+        namespace_labels = self._namespace_labels(cluster)
+        source = Endpoint(source_namespace, namespace_labels.get(source_namespace, {}), _labels(pod))
+        destination_namespace = service["metadata"]["namespace"]
+        destination = Endpoint(destination_namespace, namespace_labels.get(destination_namespace, {}),
+                               _labels(destinations[0]))
+        owner = cluster.get(*workload)
+        source_selector = (owner or {}).get("spec", {}).get("selector", {}).get("matchLabels") or _labels(pod)
+        destination_selector = service["spec"]["selector"]
+        policies = cluster.of_kind("NetworkPolicy")
+        blocker = (find_blocker(policies, destination, source, "ingress", target_port, port_name, protocol,
+                                source_selector)
+                   or find_blocker(policies, source, destination, "egress", target_port, port_name, protocol,
+                                   destination_selector))
+        if blocker is None:
+            return None
+        cluster.tools.kubectl("patch", "networkpolicy", blocker.name, "-n", blocker.namespace, "--type=json",
+                              "-p", json.dumps(blocker.patch))
+        peer = "source" if blocker.direction == "ingress" else "destination"
+        return Finding("network-policy", "NetworkPolicy", blocker.namespace, blocker.name,
+                       f"{workload[0]} {source_namespace}/{workload[2]} is not ready: its connections to {host}:{port} "
+                       f"(Service {destination_namespace}/{service['metadata']['name']}) time out because "
+                       f"NetworkPolicy {blocker.namespace}/{blocker.name} admits no {blocker.direction} from that "
+                       f"{peer}. Fix: added it as a peer of the rule for port {target_port}.", [workload])
+
+    def _namespace_labels(self, cluster: Cluster) -> dict[str, dict[str, str]]:
+        result = cluster.tools.kubectl("get", "namespaces", "-o", "json")
+        if not result.ok:
+            return {ns: {"kubernetes.io/metadata.name": ns} for ns in cluster.namespaces}
+        return {ns["metadata"]["name"]: _labels(ns) for ns in json.loads(result.stdout)["items"]}
+
+    # -- verification ----------------------------------------------------------------------------
+
+    def _verify(self, tools: Tools, awaited: list[tuple[str, str, str]], deadline: float) -> bool:
+        """Wait until every awaited workload has all its replicas updated and available, or the deadline."""
+        pending = list(awaited)
+        while pending and time.time() < deadline:
+            time.sleep(VERIFY_POLL_S)
+            still = []
+            for kind, namespace, name in pending:
+                result = tools.kubectl("get", kind.lower(), name, "-n", namespace, "-o", "json")
+                if not result.ok or not _available(json.loads(result.stdout)):
+                    still.append((kind, namespace, name))
+            pending = still
+        return not pending
+
+
+def _available(workload: Obj) -> bool:
+    spec, status = workload.get("spec") or {}, workload.get("status") or {}
+    wanted = spec.get("replicas", 1)
+    return (status.get("observedGeneration", 0) >= workload["metadata"].get("generation", 0)
+            and status.get("updatedReplicas", 0) == wanted and status.get("readyReplicas", 0) == wanted
+            and status.get("replicas", 0) == wanted
+            and status.get("availableReplicas", wanted) == wanted)
+
+
+def _pod_port(service: Obj, pod: Obj, port: int) -> tuple[int, str | None]:
+    """The pod port number and name that Service ``port`` targets on ``pod`` (named targetPorts resolved)."""
+    target: int | str = next((p.get("targetPort", p["port"]) for p in service["spec"].get("ports") or []
+                              if p["port"] == port), port)
+    declared = [p for c in pod["spec"]["containers"] for p in c.get("ports") or []]
+    if isinstance(target, str):
+        number = next((p["containerPort"] for p in declared if p.get("name") == target), port)
+        return number, target
+    return target, next((p.get("name") for p in declared if p["containerPort"] == target), None)
+
+
+def _env_entry(template: Obj, container: str, variable: str) -> Obj | None:
+    spec = next((c for c in template["spec"]["containers"] if c["name"] == container), {})
+    return next((e for e in spec.get("env") or [] if e["name"] == variable), None)
+
+
+def _differs_only_in(current: Obj, previous: Obj, container: str, variable: str) -> bool:
+    """Whether two pod templates are the same but for ``variable`` in ``container`` (and the template hash)."""
+    def normalized(template: Obj) -> Obj:
+        copy = json.loads(json.dumps(template))
+        (copy.get("metadata") or {}).get("labels", {}).pop("pod-template-hash", None)
+        for spec in copy["spec"]["containers"]:
+            if spec["name"] == container:
+                spec["env"] = [e for e in spec.get("env") or [] if e["name"] != variable]
+        return copy
+    return normalized(current) == normalized(previous)

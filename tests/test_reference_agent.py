@@ -1,0 +1,149 @@
+"""The ``reference`` agent on the demo app: each seed fault is diagnosed and fixed, and a healthy app left alone.
+
+The agent runs as the controller runs it (subprocess, sandboxed identity, recording kubectl)
+and is told only the complaint; the test compares its diagnosis with the injection record's
+ground truth and checks, as the admin, that every workload of the scenario is available again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from chaositbench import actions
+from chaositbench.agent.actions import hand_over
+from chaositbench.agent.agents.reference import format_memory, parse_memory
+from chaositbench.agent.agents.reference_netpol import Endpoint, find_blocker, selector_matches
+from chaositbench.agent.trajectory import Trajectory
+from chaositbench.fault_probes import fault_symptom_visible
+from chaositbench.sim.server import SimServer
+
+from conftest import KUBECTL
+
+NAMESPACES = ("shop", "payments", "data")
+# disk-pressure last: the kubelet reports pressure for its transition period after the disk is freed.
+SEED_FAULTS = ("oomkilled", "netpol", "wrong-env", "payment-502", "disk-pressure")
+AGENT_TIMEOUT_S = 40
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A simulated cluster (fast clock) with the demo app healthy; its admin kubeconfig."""
+    with SimServer(time_scale=0.1, app="demo") as sim:
+        yield sim.write_kubeconfig(tmp_path_factory.mktemp("reference") / "kubeconfig")
+
+
+@pytest.fixture
+def configuration(demo: Path, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """The run's configuration; the fault and whatever the agent changed are undone afterwards."""
+    conf = {"chaositbench_cluster": "kubeconfig", "chaositbench_kubeconfig": str(demo),
+            "chaositbench_context": "chaositbench-sim", "chaositbench_run_dir": str(tmp_path / "run")}
+    assert wait_available(demo, 30) == [], "the demo app is not healthy before the test"
+    assert wait_no_pressure(demo, 60) == [], "a node is still under pressure before the test"
+    yield conf
+    actions.restore_cluster(conf)
+
+
+def admin_json(kubeconfig: Path, *args: str) -> Any:
+    out = subprocess.run([str(KUBECTL), *args, "-o", "json"], capture_output=True, text=True, check=True,
+                         env={**os.environ, "KUBECONFIG": str(kubeconfig)}).stdout
+    return json.loads(out)
+
+
+def unavailable(kubeconfig: Path) -> list[str]:
+    """Workloads of the demo namespaces whose replicas are not all updated and ready."""
+    missing = []
+    for namespace in NAMESPACES:
+        for item in admin_json(kubeconfig, "get", "deploy,sts", "-n", namespace)["items"]:
+            wanted, status = item["spec"].get("replicas", 1), item.get("status") or {}
+            if wanted == 0 or status.get("readyReplicas", 0) != wanted or status.get("updatedReplicas", 0) != wanted:
+                missing.append(f"{item['kind']}/{namespace}/{item['metadata']['name']}")
+    return missing
+
+
+def wait_available(kubeconfig: Path, timeout_s: float) -> list[str]:
+    deadline = time.monotonic() + timeout_s
+    while (missing := unavailable(kubeconfig)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return missing
+
+
+def wait_no_pressure(kubeconfig: Path, timeout_s: float) -> list[str]:
+    """Nodes still reporting a pressure condition after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        pressed = [node["metadata"]["name"] for node in admin_json(kubeconfig, "get", "nodes")["items"]
+                   if any(c["type"].endswith("Pressure") and c["status"] == "True" for c in node["status"]["conditions"])]
+        if not pressed or time.monotonic() > deadline:
+            return pressed
+        time.sleep(0.5)
+
+
+def matches(root_cause: dict[str, Any], ground_truth: dict[str, Any]) -> bool:
+    """Category and root-cause object against the ground truth, with its aliases."""
+    categories = [ground_truth["category"], *ground_truth.get("aliases", {}).get("categories", [])]
+    objects = [ground_truth["object"], *ground_truth.get("aliases", {}).get("objects", [])]
+    chosen = {k: root_cause[k] for k in ("kind", "namespace", "name")}
+    return root_cause["category"] in categories and any(
+        chosen == {"kind": o["kind"], "namespace": o.get("namespace"), "name": o["name"]} for o in objects)
+
+
+def test_reference_agent_changes_nothing_when_nothing_is_broken(demo: Path, configuration: dict[str, Any]) -> None:
+    result = hand_over("the shop feels slow since 10:42", sla_s=300, namespaces=list(NAMESPACES),
+                       agent="reference", timeout_s=AGENT_TIMEOUT_S, kubeconfig=str(demo),
+                       context="chaositbench-sim", prometheus_url="", configuration=configuration)
+    assert result["outcome"] == "submitted", result["stderr_tail"]
+    assert result["diagnosis"]["root_cause"] == {"category": "no-fault", "kind": None, "namespace": None,
+                                                 "name": None}
+    entries = Trajectory(result["trajectory"]).read()
+    assert entries and result["mutating_commands"] == 0 and not any(e["mutating"] for e in entries)
+
+
+@pytest.mark.parametrize("fault", SEED_FAULTS)
+def test_reference_agent_diagnoses_and_resolves_seed_fault(fault: str, demo: Path,
+                                                            configuration: dict[str, Any]) -> None:
+    record = actions.inject_fault(fault, configuration)
+    assert fault_symptom_visible(fault, 20, configuration), f"the symptom of {fault} never showed"
+    result = hand_over(agent="reference", timeout_s=AGENT_TIMEOUT_S, kubeconfig=str(demo),
+                       context="chaositbench-sim", prometheus_url="", configuration=configuration)
+    assert result["outcome"] == "submitted", result["stderr_tail"]
+    root_cause = result["diagnosis"]["root_cause"]
+    assert matches(root_cause, record["ground_truth"]), (root_cause, record["ground_truth"])
+    assert wait_available(demo, 5) == []
+    entries = Trajectory(result["trajectory"]).read()
+    first_mutation = next(i for i, e in enumerate(entries) if e["mutating"])
+    assert first_mutation > 0 and not any(e["destructive"] for e in entries)
+    assert result["mutating_commands"] <= 2 and result["commands"] <= 20, [e["argv"] for e in entries]
+
+
+def test_memory_quantities_round_trip() -> None:
+    assert parse_memory("48Mi") == 48 * 1024 ** 2 and parse_memory("1G") == 10 ** 9
+    assert format_memory(2 * parse_memory("48Mi")) == "96Mi" and format_memory(parse_memory("2Gi")) == "2Gi"
+    with pytest.raises(ValueError):
+        parse_memory("lots")
+
+
+def test_blocker_is_the_policy_admitting_no_source_and_the_patch_adds_it() -> None:
+    assert selector_matches({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["db"]}]}, {"tier": "db"})
+    assert not selector_matches({"matchLabels": {"a": "b"}}, {})
+    policy = {"metadata": {"namespace": "db", "name": "db-ingress"},
+              "spec": {"podSelector": {"matchLabels": {"app": "pg"}}, "policyTypes": ["Ingress"],
+                       "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"team": "web"}}}],
+                                    "ports": [{"port": "db"}]}]}}
+    deny = {"metadata": {"namespace": "db", "name": "deny"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}
+    pg = Endpoint("db", {"kubernetes.io/metadata.name": "db"}, {"app": "pg"})
+    api = Endpoint("api", {"kubernetes.io/metadata.name": "api"}, {"app": "api"})
+    blocker = find_blocker([deny, policy], pg, api, "ingress", 5432, "db", "TCP", {"app": "api"})
+    assert blocker is not None and (blocker.namespace, blocker.name) == ("db", "db-ingress")
+    assert blocker.patch == [{"op": "add", "path": "/spec/ingress/0/from/-",
+                              "value": {"podSelector": {"matchLabels": {"app": "api"}},
+                                        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "api"}}}}]
+    web = Endpoint("api", {"team": "web"}, {"app": "api"})
+    assert find_blocker([deny, policy], pg, web, "ingress", 5432, "db", "TCP", {"app": "api"}) is None
+    assert find_blocker([deny, policy], pg, api, "egress", 5432, "db", "TCP", {"app": "api"}) is None
