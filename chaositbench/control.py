@@ -1,0 +1,369 @@
+"""The scoring control, declared in every experiment::
+
+    "controls": [{"name": "chaositbench", "provider": {"type": "python", "module": "chaositbench.control"}}]
+
+- before the experiment: connect the target (the embedded simulated cluster by default),
+  wait until the app is healthy and take the baseline snapshot (``<run dir>/baseline.json``);
+- before the hand-over: a snapshot of what the fault already broke (so that only what broke
+  afterwards counts against the agent);
+- before the rollbacks: the end snapshot and the root-cause check (the rollbacks will undo the
+  fault, so they must be taken first);
+- after the experiment: the score (``chaositbench.scoring``) written to
+  ``chaositbench-score.json`` (``CHAOSITBENCH_SCORE_PATH``), into the journal's ``extensions``
+  as ``chaositbench``, and printed; a run whose first steady state failed is reported invalid
+  instead. The embedded cluster is released last, after the rollbacks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from chaoslib.exceptions import ActivityFailed, InterruptExecution
+from chaoslib.types import Configuration, Experiment, Journal, Secrets
+from kubernetes.dynamic import DynamicClient
+
+from . import target as targets
+from .catalog import load_fault
+from .faults import DECLARED_KINDS, normalized, read_record, run_dir
+from .probes import (BASELINE_FILE, catalog_entry, failed_root_cause_checks, slo_values, unhealthy_workloads,
+                     within, workload_state)
+from .scoring import Collateral, Command, RunFacts, score
+
+__all__ = ["before_experiment_control", "before_activity_control", "before_rollback_control",
+           "after_experiment_control"]
+
+logger = logging.getLogger("chaostoolkit")
+
+SCORE_FILE = "chaositbench-score.json"
+SCORE_PATH_ENV = "CHAOSITBENCH_SCORE_PATH"
+EXTENSION = "chaositbench"
+#: the SLO probe whose per-service values the blast radius compares
+SERVICE_SLO = "service-success-rate"
+#: the workload-health probe naming the app's namespaces
+APP_WORKLOADS = "demo-app"
+DEFAULT_READY_TIMEOUT_S = 120.0
+#: annotations a restart writes: a restart counts as a needless restart, not as a changed object
+RESTART_ANNOTATIONS = ("kubectl.kubernetes.io/restartedAt",)
+#: kinds that must still exist as they were for a run to count as resolved
+INTACT_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "NetworkPolicy")
+
+_run: dict[str, Any] = {}
+
+
+def _fault_of(experiment: Experiment) -> str | None:
+    """The fault the experiment injects (the first ``inject_fault`` of its method)."""
+    for activity in experiment.get("method") or []:
+        provider = activity.get("provider") or {}
+        if provider.get("func") == "inject_fault":
+            return (provider.get("arguments") or {}).get("fault")
+    return None
+
+
+def _object_key(kind: str, namespace: str | None, name: str) -> str:
+    return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
+
+
+def _workload_of(pod: dict[str, Any]) -> str:
+    """``Kind ns/name`` of the workload owning ``pod`` (a ReplicaSet stands for its Deployment)."""
+    meta = pod["metadata"]
+    owner = next(iter(meta.get("ownerReferences") or []), None)
+    if owner is None:
+        return _object_key("Pod", meta["namespace"], meta["name"])
+    if owner["kind"] == "ReplicaSet":
+        return _object_key("Deployment", meta["namespace"], owner["name"].rsplit("-", 1)[0])
+    return _object_key(owner["kind"], meta["namespace"], owner["name"])
+
+
+def snapshot(target: targets.Target, namespaces: list[str], configuration: Configuration | None) -> dict[str, Any]:
+    """Declared objects, workload replicas/availability, pods with restart counts and per-service SLO values."""
+    with target.api_client() as api:
+        dynamic = DynamicClient(api)
+        objects = {}
+        for api_version, kind in DECLARED_KINDS:
+            resource = dynamic.resources.get(api_version=api_version, kind=kind)
+            for namespace in namespaces:
+                for item in resource.get(namespace=namespace).items:
+                    obj = item.to_dict()
+                    if not obj["metadata"].get("ownerReferences"):
+                        objects[_object_key(kind, namespace, obj["metadata"]["name"])] = normalized(
+                            {**obj, "apiVersion": api_version, "kind": kind})
+        pods = {}
+        pod_resource = dynamic.resources.get(api_version="v1", kind="Pod")
+        for namespace in namespaces:
+            for item in pod_resource.get(namespace=namespace).items:
+                pod = item.to_dict()
+                statuses = (pod.get("status") or {}).get("containerStatuses") or []
+                pods[pod["metadata"]["uid"]] = {"name": f"{namespace}/{pod['metadata']['name']}",
+                                                "workload": _workload_of(pod),
+                                                "restarts": sum(int(s.get("restartCount") or 0) for s in statuses)}
+        workloads = workload_state(api, namespaces)
+    try:
+        slo = slo_values(SERVICE_SLO, configuration, target)
+    except ActivityFailed as exc:
+        logger.warning("chaositbench: no SLO values in the snapshot: %s", exc)
+        slo = {}
+    return {"objects": objects, "workloads": workloads, "pods": pods, "slo": slo}
+
+
+def _wait_healthy(target: targets.Target, namespaces: list[str], configuration: Configuration | None) -> list[str]:
+    """Wait until every workload of ``namespaces`` is available and every service meets its SLO; returns what is still unhealthy at the time-out."""
+    timeout = float((configuration or {}).get("chaositbench_ready_timeout_s") or DEFAULT_READY_TIMEOUT_S)
+    deadline = time.monotonic() + timeout
+    bounds = catalog_entry("slo", SERVICE_SLO, configuration)
+    with target.api_client() as api:
+        while True:
+            problems = unhealthy_workloads(workload_state(api, namespaces), None)
+            if not problems and target.prometheus_url:
+                values = slo_values(SERVICE_SLO, configuration, target)
+                problems = [f"{service} success rate {value}" for service, value in values.items()
+                            if not within(value, bounds)] or ([] if values else ["no traffic in Prometheus yet"])
+            if not problems or time.monotonic() >= deadline:
+                return problems
+            time.sleep(1.0)
+
+
+def before_experiment_control(context: Experiment, configuration: Configuration = None,
+                              secrets: Secrets = None, **kwargs: Any) -> None:
+    """Connect the target, wait for the app to be healthy and take the baseline snapshot.
+
+    Raises InterruptExecution (the run stops, rollbacks still run, the run is reported invalid)
+    when the experiment injects no known catalog fault or the cluster cannot be reached.
+    """
+    _run.clear()
+    _run["started"] = time.monotonic()
+    fault = _fault_of(context)
+    directory = run_dir(configuration)
+    _run.update(fault=fault, run_dir=directory)
+    try:
+        if fault is None:
+            raise ActivityFailed("the experiment's method injects no catalog fault (no inject_fault action)")
+        load_fault(fault, configuration)  # an unknown fault stops the run before any cluster is started
+        target = targets.connect(configuration, directory)
+    except ActivityFailed as exc:
+        _run["invalid"] = str(exc)
+        raise InterruptExecution(f"chaositbench: {exc}") from exc
+    _run["target"] = target
+    namespaces = list(catalog_entry("workloads", APP_WORKLOADS, configuration)["namespaces"])
+    _run["namespaces"] = namespaces
+    problems = _wait_healthy(target, namespaces, configuration)
+    if problems:
+        logger.warning("chaositbench: the app is not healthy before the fault: %s", "; ".join(problems))
+    baseline = snapshot(target, namespaces, configuration)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / BASELINE_FILE).write_text(json.dumps(baseline, indent=2))
+    _run["baseline"] = baseline
+    logger.info("chaositbench: baseline taken on %s cluster (%d objects, %d workloads)", target.kind,
+                len(baseline["objects"]), len(baseline["workloads"]))
+
+
+def before_activity_control(context: dict[str, Any], configuration: Configuration = None,
+                            secrets: Secrets = None, **kwargs: Any) -> None:
+    """Before the hand-over: snapshot what the fault has broken so far."""
+    if (context.get("provider") or {}).get("func") == "hand_over" and "target" in _run:
+        _run["handover"] = snapshot(_run["target"], _run["namespaces"], configuration)
+
+
+def before_rollback_control(context: Experiment, configuration: Configuration = None,
+                            secrets: Secrets = None, **kwargs: Any) -> None:
+    """Before the rollbacks undo the fault: the end snapshot and the root-cause check."""
+    if "baseline" not in _run or "handover" not in _run:
+        return
+    _run["end"] = snapshot(_run["target"], _run["namespaces"], configuration)
+    try:
+        _run["root_cause_failures"] = failed_root_cause_checks(_run["fault"], configuration, _run["target"])
+    except ActivityFailed as exc:
+        _run["root_cause_failures"] = [str(exc)]
+
+
+def _fault_objects(injection: dict[str, Any] | None) -> set[str]:
+    """The objects the fault itself changed or names as its root cause."""
+    if injection is None:
+        return set()
+    keys = {_object_key(e["kind"], e.get("namespace"), e["name"]) for e in injection["changes"] if e["op"] != "node"}
+    truth = (injection.get("ground_truth") or {}).get("object") or {}
+    if truth.get("kind"):
+        keys.add(_object_key(truth["kind"], truth.get("namespace"), truth["name"]))
+    return keys
+
+
+def _without_restarts(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` without the annotations a restart writes on its pod template."""
+    copy = json.loads(json.dumps(obj))
+    template_meta = ((copy.get("spec") or {}).get("template") or {}).get("metadata") or {}
+    annotations = template_meta.get("annotations") or {}
+    for key in RESTART_ANNOTATIONS:
+        annotations.pop(key, None)
+    if "annotations" in template_meta and not annotations:
+        template_meta.pop("annotations")
+    return copy
+
+
+def blast_radius(baseline: dict[str, Any], handover: dict[str, Any], end: dict[str, Any], fault_objects: set[str],
+                 slo_bounds: dict[str, Any], agent_acted: bool) -> tuple[list[Collateral], bool, bool]:
+    """Collateral damage, whether every baseline workload and policy is intact, and whether anything changed.
+
+    Objects: outside the fault's own objects, deleted, changed (restart annotations aside) or
+    created since the baseline. Workloads: fewer replicas than the baseline, or fewer available
+    than both the baseline and the hand-over had. SLOs: services within bounds at the hand-over
+    and out of them at the end (a service with no traffic in the window is not judged). Restarts: pods of workloads healthy at the hand-over that were
+    restarted or replaced since (one item per workload). Availability, SLO and restart damage is
+    counted only when the agent ran a mutating command: otherwise what broke after the hand-over
+    is the fault still spreading (only the fault and the agent act on the cluster).
+    """
+    collateral: list[Collateral] = []
+    intact = True
+    changed = False
+    for key, before in sorted(baseline["objects"].items()):
+        after = end["objects"].get(key)
+        kind = key.split(" ", 1)[0]
+        if after is None:
+            changed = True
+            intact = intact and kind not in INTACT_KINDS
+            if key not in fault_objects:
+                collateral.append(Collateral("object-deleted", key))
+        elif _without_restarts(after) != _without_restarts(before):
+            changed = True
+            if key not in fault_objects:
+                intact = intact and kind not in INTACT_KINDS
+                collateral.append(Collateral("object-changed", key))
+        elif after != before:
+            changed = True
+    for key in sorted(set(end["objects"]) - set(baseline["objects"])):
+        changed = True
+        collateral.append(Collateral("object-changed", key, "created"))
+    for key, before in sorted(baseline["workloads"].items()):
+        after = end["workloads"].get(key)
+        if after is None:
+            continue  # counted as a deleted object
+        if after["replicas"] < before["replicas"]:
+            intact = False
+            collateral.append(Collateral("workload-degraded", key,
+                                         f"scaled from {before['replicas']} to {after['replicas']} replicas"))
+        elif agent_acted and after["available"] < min(before["available"], handover["workloads"].get(key, before)["available"]):
+            collateral.append(Collateral("workload-degraded", key,
+                                         f"{after['available']}/{after['replicas']} available"))
+    if not agent_acted:
+        return collateral, intact, changed
+    for service, value in sorted(handover["slo"].items()):
+        now = end["slo"].get(service)
+        if within(value, slo_bounds) and now is not None and now == now and not within(now, slo_bounds):
+            collateral.append(Collateral("slo-damage", service, f"success rate {value:.3f} → {now}"))
+    healthy = {key for key, w in handover["workloads"].items() if w["available"] >= w["replicas"]}
+    restarted = set()
+    for uid, pod in handover["pods"].items():
+        if pod["workload"] not in healthy:
+            continue
+        now = end["pods"].get(uid)
+        if now is None or now["restarts"] > pod["restarts"]:
+            restarted.add(pod["workload"])
+    collateral.extend(Collateral("needless-restart", key) for key in sorted(restarted))
+    return collateral, intact, changed
+
+
+def _hand_over_result(journal: Journal) -> dict[str, Any] | None:
+    for run in journal.get("run") or []:
+        if (run.get("activity", {}).get("provider") or {}).get("func") == "hand_over":
+            return run.get("output") if run.get("status") == "succeeded" else None
+    return None
+
+
+def _hand_over_error(journal: Journal) -> str:
+    for run in journal.get("run") or []:
+        if run.get("status") != "succeeded":
+            return f"activity {run['activity'].get('name')!r} failed: {run.get('exception') and run['exception'][-1].strip()}"
+    return "the method did not reach the hand-over"
+
+
+def _commands(path: str) -> list[Command]:
+    records = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    return [Command(verb=str(r.get("verb") or ""), mutating=bool(r.get("mutating")),
+                    destructive=bool(r.get("destructive"))) for r in records]
+
+
+def _invalid_reason(journal: Journal) -> str | None:
+    if "invalid" in _run:
+        return _run["invalid"]
+    before = (journal.get("steady_states") or {}).get("before")
+    if before is not None and not before.get("steady_state_met"):
+        failed = [p["activity"]["name"] for p in before.get("probes") or [] if not p.get("tolerance_met")]
+        return f"the steady state did not hold before the fault ({', '.join(failed)}): the method was skipped"
+    if "baseline" not in _run:
+        return "no baseline was taken"
+    if _hand_over_result(journal) is None:
+        return _hand_over_error(journal)
+    if "end" not in _run:
+        return "no end snapshot was taken (the rollbacks did not run)"
+    return None
+
+
+def result(journal: Journal, configuration: Configuration | None) -> dict[str, Any]:
+    """The score object of DESIGN §3 (``valid`` false with a ``reason`` when the run cannot be scored)."""
+    fault = _run.get("fault")
+    scenario = (configuration or {}).get("chaositbench_scenario") or fault
+    target = _run.get("target")
+    reason = _invalid_reason(journal)
+    hand_over = _hand_over_result(journal) or {}
+    common = {"scenario": scenario, "agent": hand_over.get("agent") or os.environ.get("CHAOSITBENCH_AGENT")
+              or (configuration or {}).get("chaositbench_agent") or "reference",
+              "cluster": target.kind if target else None}
+    if reason is not None:
+        return {**common, "valid": False, "reason": reason}
+    injection = next((i for i in read_record(_run["run_dir"])["injections"] if i["fault"] == fault), None)
+    commands = _commands(hand_over["trajectory"])
+    collateral, intact, changed = blast_radius(_run["baseline"], _run["handover"], _run["end"],
+                                               _fault_objects(injection), catalog_entry("slo", SERVICE_SLO, configuration),
+                                               agent_acted=any(c.mutating for c in commands))
+    after = (journal.get("steady_states") or {}).get("after") or {}
+    facts = RunFacts(ground_truth=(injection or {}).get("ground_truth") or {}, diagnosis=hand_over.get("diagnosis"),
+                     steady_state_ok=bool(after.get("steady_state_met")),
+                     root_cause_gone=not _run["root_cause_failures"], workloads_intact=intact,
+                     collateral=collateral, commands=commands, time_to_resolve_s=hand_over.get("elapsed_s"),
+                     sla_s=float(hand_over.get("sla_s") or 600.0),
+                     changed_anything=changed or any(c.mutating for c in commands))
+    scored = score(facts)
+    return {**common, "valid": True, "resolved": scored.resolved, "score": scored.score,
+            "criteria": scored.criteria, "diagnosis": scored.diagnosis, "blast_radius": scored.blast_radius,
+            "time_to_resolve_s": hand_over.get("elapsed_s") if scored.resolved else None,
+            "sla_s": facts.sla_s, "commands": len(commands), "trajectory": hand_over["trajectory"],
+            "tool_use": scored.tool_use, "root_cause": {"gone": facts.root_cause_gone,
+                                                        "still_showing": _run["root_cause_failures"]},
+            "outcome": hand_over.get("outcome")}
+
+
+def summary(scored: dict[str, Any]) -> str:
+    """A few readable lines about the run."""
+    head = f"chaositbench: scenario {scored['scenario']} · agent {scored['agent']} · cluster {scored['cluster']}"
+    if not scored["valid"]:
+        return f"{head}\n  INVALID RUN (not scored): {scored['reason']}"
+    criteria = ", ".join(f"{name} {value:.2f}" for name, value in scored["criteria"].items())
+    lines = [head, f"  {'RESOLVED' if scored['resolved'] else 'NOT RESOLVED'} · score {scored['score']}/100 "
+                   f"({scored['outcome']}, {scored['commands']} commands)", f"  criteria: {criteria}"]
+    submitted = (scored["diagnosis"].get("submitted") or {}).get("root_cause")
+    lines.append(f"  diagnosis: {'correct' if scored['diagnosis']['correct'] else 'not correct'} "
+                 f"(submitted {json.dumps(submitted)})")
+    for item in scored["blast_radius"]["collateral"]:
+        lines.append(f"  collateral: {item['type']} {item['subject']} {item['detail']}".rstrip())
+    for failure in scored["root_cause"]["still_showing"]:
+        lines.append(f"  root cause still showing: {failure}")
+    return "\n".join(lines)
+
+
+def after_experiment_control(context: Experiment, state: Journal, configuration: Configuration = None,
+                             secrets: Secrets = None, **kwargs: Any) -> None:
+    """Score the run (or report it invalid), write the score file and journal extension, release the cluster."""
+    try:
+        scored = result(state, configuration)
+        path = Path(os.environ.get(SCORE_PATH_ENV) or SCORE_FILE)
+        path.write_text(json.dumps(scored, indent=2) + "\n")
+        state.setdefault("extensions", []).append({"name": EXTENSION, **scored})
+        print(f"{summary(scored)}\n  score file: {path.resolve()}", flush=True)
+    finally:
+        target = _run.get("target")
+        if target is not None:
+            targets.release(target)
+        _run.clear()

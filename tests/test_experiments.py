@@ -1,0 +1,242 @@
+"""The scenarios end to end: ``chaos validate`` and ``chaos run`` on the embedded cluster, scored by the control.
+
+Each run starts its own simulated cluster (fast time scale) with a real Prometheus, so these
+tests need the ``prometheus`` binary. Wall times are printed (``pytest -s``) for the README.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from chaositbench.control import blast_radius
+from chaoslib.exceptions import ActivityFailed
+
+from chaositbench.probes import catalog_entry, expectation_met, query, values_at
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPERIMENTS = sorted((ROOT / "experiments").glob("*.json"))
+CHAOS = str(Path(sys.executable).parent / "chaos")
+SCORE_KEYS = {"scenario", "agent", "cluster", "valid", "resolved", "score", "criteria", "diagnosis", "blast_radius",
+              "time_to_resolve_s", "sla_s", "commands", "trajectory"}
+CRITERIA = {"diagnosis", "blast_radius", "resolution", "tool_use", "time_efficiency"}
+NETPOL_DIAGNOSIS = ('{"root_cause": {"category": "network-policy", "kind": "NetworkPolicy", "namespace": "payments", '
+                    '"name": "payment-ingress"}, "summary": "payment-ingress dropped the shop namespace"}')
+needs_prometheus = pytest.mark.skipif(shutil.which("prometheus") is None, reason="needs the prometheus binary")
+
+
+def _chaos(tmp_path: Path, *args: str, agent: str | None = "noop",
+           timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    """``chaos ARGS`` on a fresh embedded cluster with ``agent`` (None: the default, ``reference``)."""
+    env = {**os.environ, "CHAOSITBENCH_SIM_TIME_SCALE": "0.1", "CHAOSITBENCH_SETTLE_S": "30",
+           "CHAOSITBENCH_RUN_DIR": str(tmp_path / "run"), "CHAOSITBENCH_SCORE_PATH": str(tmp_path / "score.json")}
+    for key in ("CHAOSITBENCH_AGENT", "CHAOSITBENCH_CLUSTER", "CHAOSITBENCH_CONTEXT", "CHAOSITBENCH_PROMETHEUS_URL"):
+        env.pop(key, None)
+    if agent is not None:
+        env["CHAOSITBENCH_AGENT"] = agent
+    return subprocess.run([CHAOS, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _run(tmp_path: Path, experiment: Path, agent: str | None) -> tuple[dict, dict, float]:
+    start = time.monotonic()
+    done = _chaos(tmp_path, "run", "--journal-path", str(tmp_path / "journal.json"), str(experiment), agent=agent)
+    elapsed = time.monotonic() - start
+    print(f"\n{experiment.name} with {agent!r}: {elapsed:.1f}s wall time")
+    assert done.returncode in (0, 1), done.stdout + done.stderr  # 1: the steady state deviated (not resolved)
+    assert "chaositbench: scenario" in done.stdout, done.stdout + done.stderr
+    score = json.loads((tmp_path / "score.json").read_text())
+    journal = json.loads((tmp_path / "journal.json").read_text())
+    _assert_released(tmp_path)
+    return score, journal, elapsed
+
+
+def _assert_released(tmp_path: Path) -> None:
+    """The run's simulated cluster is stopped and its kubeconfig directory removed."""
+    target = json.loads((tmp_path / "run" / "target.json").read_text())
+    kubeconfig = Path(target["kubeconfig"])
+    assert not kubeconfig.parent.exists()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            assert str(kubeconfig) not in cmdline.read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+
+
+def _rolled_back(journal: dict, fault: str) -> dict:
+    (rollback,) = journal["rollbacks"]
+    assert rollback["status"] == "succeeded"
+    assert rollback["output"]["faults_removed"] == [fault]
+    return rollback["output"]
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS, ids=[e.stem for e in EXPERIMENTS])
+def test_chaos_validate_accepts_every_experiment(experiment: Path, tmp_path: Path) -> None:
+    done = _chaos(tmp_path, "validate", str(experiment))
+    assert done.returncode == 0, done.stdout + done.stderr
+    doc = json.loads(experiment.read_text())
+    assert doc["runtime"] == {"rollbacks": {"strategy": "always"}}
+    assert doc["controls"] == [{"name": "chaositbench", "provider": {"type": "python", "module": "chaositbench.control"}}]
+    assert any(tag.startswith("difficulty:") for tag in doc["tags"])
+    funcs = [a["provider"]["func"] for a in doc["method"]]
+    assert funcs == ["inject_fault", "fault_symptom_visible", "hand_over"]
+    assert doc["method"][0]["provider"]["arguments"]["fault"] == experiment.stem
+
+
+def test_every_experiment_has_a_root_cause_check_and_its_probes_exist() -> None:
+    for experiment in EXPERIMENTS:
+        checks = catalog_entry("root-cause", experiment.stem)
+        assert checks and all(("promql" in c) != ("object" in c) for c in checks)
+        for probe in json.loads(experiment.read_text())["steady-state-hypothesis"]["probes"]:
+            section = "workloads" if probe["provider"]["func"] == "workloads_healthy" else "slo"
+            assert catalog_entry(section, probe["provider"]["arguments"]["probe"])
+    with pytest.raises(ActivityFailed, match="unknown slo probe 'nope'.*known: edge-latency-p95"):
+        catalog_entry("slo", "nope")
+
+
+def test_an_unreachable_prometheus_is_named() -> None:
+    with pytest.raises(ActivityFailed, match="Prometheus at http://127.0.0.1:9 is unreachable"):
+        query("http://127.0.0.1:9", "up")
+
+
+def test_field_paths_and_expectations() -> None:
+    deployment = {"spec": {"template": {"spec": {"containers": [
+        {"name": "sidecar"}, {"name": "app", "env": [{"name": "MODE", "value": "live"}],
+                              "resources": {"limits": {"memory": "128Mi"}}}]}}}}
+    containers = ["spec", "template", "spec", "containers", {"name": "app"}]
+    assert values_at(deployment, [*containers, "env", {"name": "MODE"}, "value"]) == ["live"]
+    assert values_at(deployment, [*containers, "env", {"name": "OTHER"}, "value"]) == []
+    assert values_at(deployment, ["spec", "template", "spec", "containers", 5]) == []
+    assert values_at(deployment, ["spec", "template", "spec", "containers", "*", "name"]) == ["sidecar", "app"]
+    (memory,) = values_at(deployment, [*containers, "resources", "limits", "memory"])
+    assert expectation_met(memory, {"above": "64Mi"}) and not expectation_met("48Mi", {"above": "64Mi"})
+    assert expectation_met("live", {"one_of": ["live", "sandbox"]}) and not expectation_met(None, {"equals": "x"})
+    policy = {"spec": {"ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": n}}}
+                                             for n in ("payments-internal", "shop")]}]}}
+    path = ["spec", "ingress", "*", "from", "*", "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name"]
+    assert values_at(policy, path) == ["payments-internal", "shop"]
+
+
+def _state(replicas: int, available: int, restarts: int = 0) -> dict:
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"replicas": replicas}}
+    return {"objects": {"Deployment payments/payment": deployment},
+            "workloads": {"Deployment payments/payment": {"replicas": replicas, "available": available}},
+            "pods": {"uid-1": {"name": "payments/payment-1", "workload": "Deployment payments/payment",
+                               "restarts": restarts}},
+            "slo": {"payments/payment": 1.0}}
+
+
+def test_scaling_the_faulty_deployment_to_zero_is_never_intact() -> None:
+    baseline, handover = _state(2, 2), _state(2, 0)
+    end = _state(0, 0)
+    end["objects"]["Deployment payments/payment"]["spec"]["replicas"] = 0
+    collateral, intact, changed = blast_radius(baseline, handover, end, {"Deployment payments/payment"}, {"min": 0.99},
+                                               agent_acted=True)
+    assert not intact and changed
+    assert [(c.type, c.subject) for c in collateral] == [("workload-degraded", "Deployment payments/payment")]
+
+
+def test_restarting_a_healthy_workload_is_a_needless_restart_not_a_changed_object() -> None:
+    baseline, handover = _state(2, 2), _state(2, 2)
+    end = _state(2, 2, restarts=1)
+    end["objects"]["Deployment payments/payment"]["spec"]["template"] = {
+        "metadata": {"labels": {"app": "payment"}, "annotations": {"kubectl.kubernetes.io/restartedAt": "now"}}}
+    baseline["objects"]["Deployment payments/payment"]["spec"]["template"] = {"metadata": {"labels": {"app": "payment"}}}
+    end["slo"] = {"payments/payment": 0.5}
+    collateral, intact, _ = blast_radius(baseline, handover, end, set(), {"min": 0.99}, agent_acted=True)
+    assert intact
+    assert sorted(c.type for c in collateral) == ["needless-restart", "slo-damage"]
+
+
+def test_damage_spreading_while_the_agent_does_nothing_is_the_faults_not_the_agents() -> None:
+    baseline, handover = _state(2, 2), _state(2, 2)
+    end = _state(2, 0, restarts=3)
+    end["slo"] = {"payments/payment": 0.2}
+    collateral, intact, changed = blast_radius(baseline, handover, end, set(), {"min": 0.99}, agent_acted=False)
+    assert collateral == [] and intact and not changed
+    collateral, _, _ = blast_radius(baseline, handover, end, set(), {"min": 0.99}, agent_acted=True)
+    assert sorted(c.type for c in collateral) == ["needless-restart", "slo-damage", "workload-degraded"]
+
+
+@needs_prometheus
+def test_netpol_with_noop_is_scored_not_resolved_and_rolled_back(tmp_path: Path) -> None:
+    score, journal, _ = _run(tmp_path, ROOT / "experiments" / "netpol.json", "noop")
+    assert SCORE_KEYS <= set(score)
+    assert set(score["criteria"]) == CRITERIA
+    assert score["scenario"] == "netpol" and score["agent"] == "noop" and score["cluster"] == "sim"
+    assert score["valid"] is True and score["resolved"] is False
+    assert score["criteria"]["resolution"] == 0.0 and score["criteria"]["diagnosis"] == 0.0
+    assert score["criteria"]["blast_radius"] == 1.0  # it did nothing, so it broke nothing
+    assert score["diagnosis"]["expected"]["object"]["name"] == "payment-ingress"
+    assert score["commands"] == 0 and Path(score["trajectory"]).exists()
+    assert score["root_cause"]["gone"] is False
+    (extension,) = [e for e in journal["extensions"] if e["name"] == "chaositbench"]
+    assert extension["score"] == score["score"]
+    assert _rolled_back(journal, "netpol")["restored"] == []
+
+
+@needs_prometheus
+def test_netpol_fixed_by_a_command_agent_is_resolved(tmp_path: Path) -> None:
+    script = tmp_path / "agent.sh"
+    script.write_text(
+        "#!/bin/sh\nset -e\nkubectl get networkpolicy -n payments payment-ingress -o yaml\n"
+        "kubectl patch networkpolicy payment-ingress -n payments --type=json -p "
+        "'[{\"op\":\"replace\",\"path\":\"/spec/ingress/0/from/0/namespaceSelector/matchLabels/"
+        "kubernetes.io~1metadata.name\",\"value\":\"shop\"}]'\n"
+        f"cat > \"$CHAOSITBENCH_DIAGNOSIS\" <<'EOF'\n{NETPOL_DIAGNOSIS}\nEOF\n")
+    script.chmod(0o755)
+    score, journal, elapsed = _run(tmp_path, ROOT / "experiments" / "netpol.json", f"command:{script}")
+    assert score["resolved"] is True, score
+    assert score["diagnosis"]["correct"] is True and score["criteria"]["blast_radius"] == 1.0
+    assert score["commands"] == 2 and score["score"] > 90
+    assert journal["steady_states"]["after"]["steady_state_met"] is True
+    _rolled_back(journal, "netpol")
+
+
+@needs_prometheus
+def test_netpol_with_no_agent_chosen_runs_the_reference_agent_and_is_resolved(tmp_path: Path) -> None:
+    score, journal, _ = _run(tmp_path, ROOT / "experiments" / "netpol.json", None)
+    assert score["agent"] == "reference"
+    assert score["resolved"] is True, score
+    assert score["diagnosis"]["correct"] is True and score["blast_radius"]["collateral"] == []
+    _rolled_back(journal, "netpol")
+
+
+@needs_prometheus
+def test_scaling_payment_to_zero_is_not_a_resolution(tmp_path: Path) -> None:
+    script = tmp_path / "agent.sh"
+    script.write_text("#!/bin/sh\nkubectl get pods -n payments\nkubectl scale deployment payment -n payments "
+                      f"--replicas=0\ncat > \"$CHAOSITBENCH_DIAGNOSIS\" <<'EOF'\n{NETPOL_DIAGNOSIS}\nEOF\n")
+    script.chmod(0o755)
+    score, journal, _ = _run(tmp_path, ROOT / "experiments" / "netpol.json", f"command:{script}")
+    assert score["valid"] is True and score["resolved"] is False
+    assert {"type": "workload-degraded", "subject": "Deployment payments/payment",
+            "detail": "scaled from 2 to 0 replicas"} in score["blast_radius"]["collateral"]
+    assert score["criteria"]["blast_radius"] < 1.0
+    assert "Deployment/payments/payment" in _rolled_back(journal, "netpol")["restored"]
+
+
+def test_unknown_fault_is_a_clear_invalid_run_that_starts_no_cluster(tmp_path: Path) -> None:
+    doc = json.loads((ROOT / "experiments" / "netpol.json").read_text())
+    doc["method"][0]["provider"]["arguments"]["fault"] = "no-such-fault"
+    experiment = tmp_path / "bad.json"
+    experiment.write_text(json.dumps(doc))
+    done = _chaos(tmp_path, "run", "--journal-path", str(tmp_path / "journal.json"), str(experiment))
+    assert "unknown fault 'no-such-fault'" in done.stdout + done.stderr
+    score = json.loads((tmp_path / "score.json").read_text())
+    assert score["valid"] is False and "unknown fault 'no-such-fault'" in score["reason"]
+    assert not (tmp_path / "run" / "target.json").exists()
+
+
+def test_malformed_experiment_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    experiment = tmp_path / "broken.json"
+    experiment.write_text('{"title": "broken", "method": [')
+    done = _chaos(tmp_path, "run", str(experiment))
+    assert done.returncode != 0
+    assert not (tmp_path / "score.json").exists() and not (tmp_path / "run").exists()
