@@ -86,12 +86,10 @@ def wait_no_pressure(kubeconfig: Path, timeout_s: float) -> list[str]:
 
 
 def matches(root_cause: dict[str, Any], ground_truth: dict[str, Any]) -> bool:
-    """Category and root-cause object against the ground truth, with its aliases."""
-    categories = [ground_truth["category"], *ground_truth.get("aliases", {}).get("categories", [])]
-    objects = [ground_truth["object"], *ground_truth.get("aliases", {}).get("objects", [])]
-    chosen = {k: root_cause[k] for k in ("kind", "namespace", "name")}
-    return root_cause["category"] in categories and any(
-        chosen == {"kind": o["kind"], "namespace": o.get("namespace"), "name": o["name"]} for o in objects)
+    """Category and root-cause object exactly as the ground truth names them (not merely an alias)."""
+    expected = ground_truth["object"]
+    return root_cause == {"category": ground_truth["category"], "kind": expected["kind"],
+                          "namespace": expected.get("namespace"), "name": expected["name"]}
 
 
 def test_reference_agent_changes_nothing_when_nothing_is_broken(demo: Path, configuration: dict[str, Any]) -> None:

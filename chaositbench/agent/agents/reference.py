@@ -45,7 +45,6 @@ FATAL_ONE_OF = re.compile(r'FATAL: (?P<name>[A-Za-z_][A-Za-z0-9_]*)="(?P<value>[
 FATAL_PATTERN = re.compile(r'FATAL: (?P<name>[A-Za-z_][A-Za-z0-9_]*)="(?P<value>[^"]*)" does not match pattern (?P<pattern>\S+)')
 DIAL_TIMEOUT = re.compile(r"^\S+ \S+ (?P<host>[A-Za-z0-9.-]+):(?P<port>\d+): dial (?P<net>tcp|udp) \S+: i/o timeout", re.M)
 UNITS = {"Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3, "Ti": 1024 ** 4, "k": 1000, "M": 1000 ** 2, "G": 1000 ** 3}
-VERIFY_POLL_S = 1.0
 DEADLINE_MARGIN_S = 5.0
 
 
@@ -142,6 +141,12 @@ class Cluster:
         return [p for p in self.of_kind("Pod", service["metadata"]["namespace"])
                 if all(_labels(p).get(k) == v for k, v in selector.items())]
 
+    def unavailable_workloads(self) -> list[tuple[str, str, str]]:
+        """Deployments and StatefulSets with fewer ready replicas than they want, as (kind, namespace, name)."""
+        return [(w["kind"], w["metadata"]["namespace"], w["metadata"]["name"])
+                for w in self.of_kind("Deployment") + self.of_kind("StatefulSet")
+                if (w.get("status") or {}).get("readyReplicas", 0) < (w.get("spec") or {}).get("replicas", 1)]
+
     def live_pods(self) -> list[Obj]:
         return [p for p in self.of_kind("Pod") if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
 
@@ -193,7 +198,8 @@ class ReferenceAgent:
                 action = "cordoned it (what fills it is outside the allowed namespaces)"
             else:
                 continue
-            awaited = sorted({w for p in victims if (w := cluster.workload_of(p)) is not None})
+            awaited = sorted({w for p in victims if (w := cluster.workload_of(p)) is not None}
+                             | set(cluster.unavailable_workloads()))
             return Finding("node-pressure", "Node", None, name,
                            f"Node {name} reports {', '.join(pressures)}; the kubelet evicted {len(victims)} pod(s) "
                            f"of the allowed namespaces from it. Fix: {action}.", awaited)
@@ -391,26 +397,16 @@ class ReferenceAgent:
     # -- verification ----------------------------------------------------------------------------
 
     def _verify(self, tools: Tools, awaited: list[tuple[str, str, str]], deadline: float) -> bool:
-        """Wait until every awaited workload has all its replicas updated and available, or the deadline."""
-        pending = list(awaited)
-        while pending and time.time() < deadline:
-            time.sleep(VERIFY_POLL_S)
-            still = []
-            for kind, namespace, name in pending:
-                result = tools.kubectl("get", kind.lower(), name, "-n", namespace, "-o", "json")
-                if not result.ok or not _available(json.loads(result.stdout)):
-                    still.append((kind, namespace, name))
-            pending = still
-        return not pending
-
-
-def _available(workload: Obj) -> bool:
-    spec, status = workload.get("spec") or {}, workload.get("status") or {}
-    wanted = spec.get("replicas", 1)
-    return (status.get("observedGeneration", 0) >= workload["metadata"].get("generation", 0)
-            and status.get("updatedReplicas", 0) == wanted and status.get("readyReplicas", 0) == wanted
-            and status.get("replicas", 0) == wanted
-            and status.get("availableReplicas", wanted) == wanted)
+        """``kubectl rollout status`` of every awaited workload, all within the deadline; whether all completed."""
+        recovered = True
+        for kind, namespace, name in awaited:
+            remaining = int(deadline - time.time())
+            if remaining < 1:
+                return False
+            result = tools.kubectl("rollout", "status", f"{kind.lower()}/{name}", "-n", namespace,
+                                   f"--timeout={remaining}s", timeout=remaining + 5)
+            recovered = recovered and result.ok
+        return recovered
 
 
 def _pod_port(service: Obj, pod: Obj, port: int) -> tuple[int, str | None]:
