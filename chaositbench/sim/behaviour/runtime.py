@@ -36,7 +36,6 @@ it starts and becomes ready.
 from __future__ import annotations
 
 import fnmatch
-import logging
 import os
 import re
 from dataclasses import dataclass
@@ -47,14 +46,12 @@ import yaml
 
 from ..controllers.kubelet_runtime import (INIT_RUN_SECONDS, JOB_RUN_SECONDS, ContainerContext, ContainerPlan,
                                            DefaultRuntime, ProbeResult, PullPlan, normalize_image)
-from ..network.model import listeners
+from ..network.model import declared_needs, listeners
 from ..quantity import QuantityError, bytes_of
-from .needs import ContainerNeeds, Dependency, NeedsError, needs_of
+from .needs import ContainerNeeds, Dependency
 
 if TYPE_CHECKING:
     from ..cluster import Cluster
-
-log = logging.getLogger(__name__)
 
 REGISTRY_FILE = Path(__file__).with_name("registry.yaml")
 #: Extra registry catalogs (same shape as registry.yaml), separated by os.pathsep.
@@ -212,10 +209,9 @@ class BehaviourRuntime(DefaultRuntime):
         return super().pull(ctx)
 
     def start(self, ctx: ContainerContext) -> ContainerPlan:
-        declared = self._declared(ctx)
-        if declared is None:
+        needs = self._declared(ctx)
+        if needs is None:
             return super().start(ctx)
-        needs = declared
         container = ctx.container
         fatal = config_violation(needs, ctx.env, ctx.files)
         startup = self._startup_lines(container, needs)
@@ -280,14 +276,13 @@ class BehaviourRuntime(DefaultRuntime):
         return tuple(lines)
 
     # -- helpers ------------------------------------------------------------------------------------
-    def _declared(self, ctx: ContainerContext) -> ContainerNeeds | None:
-        """The container's needs, or None when its pod declares none for it (a well-behaved default)."""
-        try:
-            declared = needs_of(ctx.pod)
-        except NeedsError as err:
-            log.warning("pod %s: %s", (ctx.pod.get("metadata") or {}).get("name"), err)
-            return None
-        return declared.get(ctx.container.get("name", ""))
+    @staticmethod
+    def _declared(ctx: ContainerContext) -> ContainerNeeds | None:
+        """The container's needs, or None when its pod declares none for it (a malformed declaration is none).
+
+        Parsed once per annotation text (the network model's cache), as probes ask often.
+        """
+        return declared_needs(ctx.pod).get(ctx.container.get("name", ""))
 
     @staticmethod
     def _startup_lines(container: dict[str, Any], needs: ContainerNeeds) -> tuple[str, ...]:
