@@ -114,6 +114,8 @@ def test_reference_agent_diagnoses_and_resolves_seed_fault(fault: str, demo: Pat
     root_cause = result["diagnosis"]["root_cause"]
     assert matches(root_cause, record["ground_truth"]), (root_cause, record["ground_truth"])
     assert wait_available(demo, 5) == []
+    assert result["diagnosis"]["summary"].endswith("Verified: the cluster reports it recovered.")
+    assert wait_no_pressure(demo, 0) == []
     entries = Trajectory(result["trajectory"]).read()
     first_mutation = next(i for i, e in enumerate(entries) if e["mutating"])
     assert first_mutation > 0 and not any(e["destructive"] for e in entries)

@@ -19,7 +19,8 @@ It knows nothing of the scenario: everything comes from its tools in the inciden
    - a node under pressure that evicted pods of the allowed namespaces, its cause not visible → cordon
      it → ``node-pressure``;
    - nothing → ``no-fault``, changing nothing.
-3. **Verify**: wait, within the deadline, until the affected workloads are available again.
+3. **Verify**: wait, within the deadline, until the node pressure relieved is reported gone and the
+   affected workloads are available again.
 4. **Submit** the diagnosis.
 """
 
@@ -62,6 +63,7 @@ class Finding:
     name: str | None
     summary: str
     awaited: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, namespace, name)
+    relieved: list[tuple[str, str]] = field(default_factory=list)  # (node, pressure condition) to turn False
 
 
 def parse_memory(quantity: str) -> int:
@@ -166,9 +168,9 @@ class ReferenceAgent:
             return Diagnosis({"category": "no-fault", "kind": None, "namespace": None, "name": None},
                              "Every workload in " + ", ".join(incident.namespaces)
                              + " is available and no node is under pressure: nothing to change.")
-        recovered = self._verify(tools, finding.awaited, deadline)
-        summary = finding.summary + (" Verified: the affected workloads are available again." if recovered
-                                     else " The affected workloads were not yet available at the deadline.")
+        recovered = self._verify(tools, finding, deadline)
+        summary = finding.summary + (" Verified: the cluster reports it recovered." if recovered
+                                     else " It had not recovered by the deadline.")
         return Diagnosis({"category": finding.category, "kind": finding.kind, "namespace": finding.namespace,
                           "name": finding.name}, summary)
 
@@ -193,16 +195,18 @@ class ReferenceAgent:
             if knob and knobs:
                 cluster.tools.kubectl("annotate", "node", name, *[f"{k}-" for k in knobs])
                 action = "removed the node-usage annotation " + ", ".join(f"{k}={annotations[k]}" for k in knobs)
+                relieved = [(name, p) for p in pressures if NODE_USAGE_ANNOTATIONS[p] in knobs]
             elif not knob and pressures and victims:
                 cluster.tools.kubectl("cordon", name)
                 action = "cordoned it (what fills it is outside the allowed namespaces)"
+                relieved = []
             else:
                 continue
             awaited = sorted({w for p in victims if (w := cluster.workload_of(p)) is not None}
                              | set(cluster.unavailable_workloads()))
             return Finding("node-pressure", "Node", None, name,
                            f"Node {name} reports {', '.join(pressures)}; the kubelet evicted {len(victims)} pod(s) "
-                           f"of the allowed namespaces from it. Fix: {action}.", awaited)
+                           f"of the allowed namespaces from it. Fix: {action}.", awaited, relieved)
         return None
 
     # -- OOMKilled -------------------------------------------------------------------------------
@@ -396,16 +400,19 @@ class ReferenceAgent:
 
     # -- verification ----------------------------------------------------------------------------
 
-    def _verify(self, tools: Tools, awaited: list[tuple[str, str, str]], deadline: float) -> bool:
-        """``kubectl rollout status`` of every awaited workload, all within the deadline; whether all completed."""
+    def _verify(self, tools: Tools, finding: Finding, deadline: float) -> bool:
+        """Within the deadline: ``kubectl wait`` until each relieved node condition is False, then
+        ``kubectl rollout status`` of every awaited workload; whether all completed."""
+        checks = [("wait", f"--for=condition={condition}=False", f"node/{node}")
+                  for node, condition in finding.relieved]
+        checks += [("rollout", "status", f"{kind.lower()}/{name}", "-n", namespace)
+                   for kind, namespace, name in finding.awaited]
         recovered = True
-        for kind, namespace, name in awaited:
+        for check in checks:
             remaining = int(deadline - time.time())
             if remaining < 1:
                 return False
-            result = tools.kubectl("rollout", "status", f"{kind.lower()}/{name}", "-n", namespace,
-                                   f"--timeout={remaining}s", timeout=remaining + 5)
-            recovered = recovered and result.ok
+            recovered = tools.kubectl(*check, f"--timeout={remaining}s", timeout=remaining + 5).ok and recovered
         return recovered
 
 
