@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from . import admission, defaults, tls, validation
+from . import admission, conversion, defaults, tls, validation
 from .auth import TokenAuthenticator, UserInfo
 from .controllers import CONTROLLERS
 from .controllers.base import Controller
@@ -143,9 +143,7 @@ class Cluster:
 
     def convert_out(self, kind: Kind, obj: Obj) -> Obj:
         """Present a stored object in the version requested (kinds that share storage)."""
-        if obj.get("apiVersion") == kind.api_version and obj.get("kind") == kind.kind:
-            return obj
-        return {**obj, "apiVersion": kind.api_version, "kind": kind.kind}
+        return conversion.from_storage(kind, obj)
 
     def bind_pod(self, pod: Obj, node: str) -> Obj:
         """The ``pods/binding`` subresource: set the node of an unbound pod."""

@@ -332,12 +332,12 @@ class BehaviourRuntime(DefaultRuntime):
         code = listener.paths.get(path, 404 if listener.paths else 200)
         if kind == "readiness" and code < 400:
             timeout = float(probe.get("timeoutSeconds") or 1)
-            required = [(dep, conn) for dep, conn in self._unreachable(ctx, needs) if dep.required]
+            checked = [(dep, conn) for dep, conn in self._unreachable(ctx, needs) if dep.required and dep.readiness]
             if any(getattr(conn, "error", None) == "timeout" and dep.timeout_seconds >= timeout
-                   for dep, conn in required):
+                   for dep, conn in checked):
                 return ProbeResult(False, f"{url}: context deadline exceeded (Client.Timeout exceeded while "
                                           f"awaiting headers)")
-            if required or self._degraded(ctx, needs):
+            if checked:
                 code = 503
         if 200 <= code < 400:
             return ProbeResult(success=True)
