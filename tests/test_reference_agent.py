@@ -18,7 +18,7 @@ import pytest
 
 from chaositbench import actions
 from chaositbench.agent.actions import hand_over
-from chaositbench.agent.agents.reference import format_memory, parse_memory
+from chaositbench.agent.agents.reference import DIAL_TIMEOUT, format_memory, parse_memory
 from chaositbench.agent.agents.reference_netpol import Endpoint, find_blocker, selector_matches
 from chaositbench.agent.trajectory import Trajectory
 from chaositbench.fault_probes import fault_symptom_visible
@@ -147,3 +147,23 @@ def test_blocker_is_the_policy_admitting_no_source_and_the_patch_adds_it() -> No
     web = Endpoint("api", {"team": "web"}, {"app": "api"})
     assert find_blocker([deny, policy], pg, web, "ingress", 5432, "db", "TCP", {"app": "api"}) is None
     assert find_blocker([deny, policy], pg, api, "egress", 5432, "db", "TCP", {"app": "api"}) is None
+
+
+def test_egress_blocker_at_the_source_gets_the_destination_as_a_peer() -> None:
+    egress = {"metadata": {"namespace": "api", "name": "api-egress"},
+              "spec": {"podSelector": {}, "policyTypes": ["Egress"],
+                       "egress": [{"to": [{"podSelector": {"matchLabels": {"app": "cache"}}}], "ports": [{"port": 5432}]}]}}
+    pg = Endpoint("db", {"kubernetes.io/metadata.name": "db"}, {"app": "pg"})
+    api = Endpoint("api", {"kubernetes.io/metadata.name": "api"}, {"app": "api"})
+    blocker = find_blocker([egress], api, pg, "egress", 5432, None, "TCP", {"app": "pg"})
+    assert blocker is not None and (blocker.name, blocker.direction) == ("api-egress", "egress")
+    assert blocker.patch[0]["path"] == "/spec/egress/0/to/-"
+    assert blocker.patch[0]["value"]["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "db"}}
+
+
+def test_only_the_pods_own_timeouts_are_read_not_the_ones_it_relays() -> None:
+    log = ("ERROR postgres postgres.data.svc.cluster.local:5432: dial tcp 10.96.0.9:5432: i/o timeout\n"
+           "ERROR upstream payment (payment.payments.svc.cluster.local:8080) failing: upstream postgres "
+           "(postgres.data.svc.cluster.local:5432) unavailable: dial tcp 10.96.0.9:5432: i/o timeout\n"
+           "ERROR payment payment.payments.svc.cluster.local:8080: dial tcp 10.96.0.8:8080: connect: connection refused\n")
+    assert [(m["host"], m["port"]) for m in DIAL_TIMEOUT.finditer(log)] == [("postgres.data.svc.cluster.local", "5432")]

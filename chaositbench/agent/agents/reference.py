@@ -44,7 +44,9 @@ NODE_USAGE_ANNOTATIONS = {"DiskPressure": "chaositbench.io/node-disk-used",
 MAX_MEMORY_BYTES = 8 * 1024 ** 3
 FATAL_ONE_OF = re.compile(r'FATAL: (?P<name>[A-Za-z_][A-Za-z0-9_]*)="(?P<value>[^"]*)" is not one of \[(?P<allowed>[^\]]*)\]')
 FATAL_PATTERN = re.compile(r'FATAL: (?P<name>[A-Za-z_][A-Za-z0-9_]*)="(?P<value>[^"]*)" does not match pattern (?P<pattern>\S+)')
-DIAL_TIMEOUT = re.compile(r"^\S+ \S+ (?P<host>[A-Za-z0-9.-]+):(?P<port>\d+): dial (?P<net>tcp|udp) \S+: i/o timeout", re.M)
+# "<host>:<port>: dial tcp <ip>:<port>: i/o timeout" — the pod's own connection; a dependency's error it
+# relays ("upstream X (host:port) unavailable: dial ...") has no "host:port: dial" and is not matched.
+DIAL_TIMEOUT = re.compile(r"(?:^|\s)(?P<host>[A-Za-z0-9.-]+):(?P<port>\d+): dial (?P<net>tcp|udp) \S+: i/o timeout", re.M)
 UNITS = {"Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3, "Ti": 1024 ** 4, "k": 1000, "M": 1000 ** 2, "G": 1000 ** 3}
 DEADLINE_MARGIN_S = 5.0
 
