@@ -18,8 +18,10 @@ import pytest
 
 from chaositbench import actions
 from chaositbench.agent.actions import hand_over
-from chaositbench.agent.agents.reference import DIAL_TIMEOUT, format_memory, parse_memory
+from chaositbench.agent.protocol import Incident
+from chaositbench.agent.agents.reference import DIAL_TIMEOUT, ReferenceAgent, format_memory, parse_memory
 from chaositbench.agent.agents.reference_netpol import Endpoint, find_blocker, selector_matches
+from chaositbench.agent.tools import ToolResult, Tools
 from chaositbench.agent.trajectory import Trajectory
 from chaositbench.fault_probes import fault_symptom_visible
 from chaositbench.sim.server import SimServer
@@ -167,3 +169,39 @@ def test_only_the_pods_own_timeouts_are_read_not_the_ones_it_relays() -> None:
            "(postgres.data.svc.cluster.local:5432) unavailable: dial tcp 10.96.0.9:5432: i/o timeout\n"
            "ERROR payment payment.payments.svc.cluster.local:8080: dial tcp 10.96.0.8:8080: connect: connection refused\n")
     assert [(m["host"], m["port"]) for m in DIAL_TIMEOUT.finditer(log)] == [("postgres.data.svc.cluster.local", "5432")]
+
+
+class CannedTools(Tools):
+    """Tools whose kubectl answers from a fixed cluster: a Deployment whose pod crash-loops without a FATAL line."""
+
+    def __init__(self) -> None:
+        super().__init__(env={})
+        self.calls: list[tuple[str, ...]] = []
+
+    def kubectl(self, *args: str, input: str | None = None, timeout: float = 60) -> ToolResult:
+        self.calls.append(args)
+        if args[:2] == ("get", "nodes"):
+            return ToolResult(0, json.dumps({"items": []}), "")
+        if args[0] == "get":
+            owner = {"kind": "ReplicaSet", "name": "web-1"}
+            items = [{"kind": "Deployment", "metadata": {"namespace": "ns", "name": "web"},
+                      "spec": {"replicas": 1}, "status": {"readyReplicas": 0}},
+                     {"kind": "ReplicaSet", "metadata": {"namespace": "ns", "name": "web-1", "ownerReferences": [
+                         {"kind": "Deployment", "name": "web"}]}},
+                     {"kind": "Pod", "metadata": {"namespace": "ns", "name": "web-1-a", "ownerReferences": [owner]},
+                      "status": {"phase": "Running", "containerStatuses": [
+                          {"name": "app", "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                           "lastState": {"terminated": {"reason": "Error", "exitCode": 2}}}]}}]
+            return ToolResult(0, json.dumps({"items": items}), "")
+        if args[0] == "logs":
+            return ToolResult(0, "panic: something unexpected\n", "")
+        return ToolResult(1, "", "refused by the test")
+
+
+def test_a_symptom_it_cannot_explain_is_escalated_and_nothing_is_changed() -> None:
+    tools = CannedTools()
+    incident = Incident("web is down", 300, "2099-01-01T00:00:00Z", ["ns"], "")
+    diagnosis = ReferenceAgent().run(incident, tools)
+    assert diagnosis is not None and diagnosis.escalate and diagnosis.root_cause is None
+    assert "Unavailable: Deployment ns/web." in diagnosis.summary
+    assert {call[0] for call in tools.calls} == {"get", "logs"}

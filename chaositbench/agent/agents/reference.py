@@ -18,7 +18,8 @@ It knows nothing of the scenario: everything comes from its tools in the inciden
      source) that admits none of the flow and add the source as a peer → ``network-policy``;
    - a node under pressure that evicted pods of the allowed namespaces, its cause not visible → cordon
      it → ``node-pressure``;
-   - nothing → ``no-fault``, changing nothing.
+   - nothing, and every workload available → ``no-fault``, changing nothing; a symptom it cannot
+     explain (or fix) → it escalates, naming what it saw.
 3. **Verify**: wait, within the deadline, until the node pressure relieved is reported gone and the
    affected workloads are available again.
 4. **Submit** the diagnosis.
@@ -159,14 +160,27 @@ class ReferenceAgent:
     """Investigates through its tools, fixes the root cause with the least change, verifies, diagnoses."""
 
     def run(self, incident: Incident, tools: Tools) -> Diagnosis | None:
+        """Survey, fix the first root cause found, verify and diagnose; escalate what it cannot explain."""
         deadline = _deadline(incident) - DEADLINE_MARGIN_S
-        cluster = Cluster(tools, incident.namespaces)
-        finding = None
+        try:
+            cluster = Cluster(tools, incident.namespaces)
+        except NoFinding as exc:
+            return Diagnosis(None, f"Cannot survey the cluster: {exc}", escalate=True)
+        finding, unexplained = None, []
         for investigate in self._investigations():
-            finding = investigate(cluster)
+            try:
+                finding = investigate(cluster)
+            except NoFinding as exc:
+                unexplained.append(str(exc))
+                continue
             if finding is not None:
                 break
         if finding is None:
+            unavailable = [f"{kind} {namespace}/{name}" for kind, namespace, name in cluster.unavailable_workloads()]
+            if unexplained or unavailable:
+                return Diagnosis(None, "Root cause not found. " + " ".join(unexplained)
+                                 + (" Unavailable: " + ", ".join(unavailable) + "." if unavailable else ""),
+                                 escalate=True)
             return Diagnosis({"category": "no-fault", "kind": None, "namespace": None, "name": None},
                              "Every workload in " + ", ".join(incident.namespaces)
                              + " is available and no node is under pressure: nothing to change.")
