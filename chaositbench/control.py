@@ -111,7 +111,10 @@ def snapshot(target: targets.Target, namespaces: list[str], configuration: Confi
 
 
 def _wait_healthy(target: targets.Target, namespaces: list[str], configuration: Configuration | None) -> list[str]:
-    """Wait until every workload of ``namespaces`` is available and every service meets its SLO; returns what is still unhealthy at the time-out."""
+    """Wait until every workload of ``namespaces`` is available and every service meets its SLO.
+
+    Returns what is still unhealthy at the time-out (configuration ``chaositbench_ready_timeout_s``).
+    """
     timeout = float((configuration or {}).get("chaositbench_ready_timeout_s") or DEFAULT_READY_TIMEOUT_S)
     deadline = time.monotonic() + timeout
     bounds = catalog_entry("slo", SERVICE_SLO, configuration)
@@ -357,7 +360,12 @@ def after_experiment_control(context: Experiment, state: Journal, configuration:
                              secrets: Secrets = None, **kwargs: Any) -> None:
     """Score the run (or report it invalid), write the score file and journal extension, release the cluster."""
     try:
-        scored = result(state, configuration)
+        try:
+            scored = result(state, configuration)
+        except Exception as exc:  # Chaos Toolkit would swallow it silently: report the run invalid instead
+            logger.exception("chaositbench: scoring failed")
+            scored = {"scenario": _run.get("fault"), "agent": None, "cluster": None, "valid": False,
+                      "reason": f"scoring failed: {type(exc).__name__}: {exc}"}
         path = Path(os.environ.get(SCORE_PATH_ENV) or SCORE_FILE)
         path.write_text(json.dumps(scored, indent=2) + "\n")
         state.setdefault("extensions", []).append({"name": EXTENSION, **scored})

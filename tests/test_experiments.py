@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from chaositbench.control import blast_radius
 from chaoslib.exceptions import ActivityFailed
@@ -32,10 +33,10 @@ NETPOL_DIAGNOSIS = ('{"root_cause": {"category": "network-policy", "kind": "Netw
 needs_prometheus = pytest.mark.skipif(shutil.which("prometheus") is None, reason="needs the prometheus binary")
 
 
-def _chaos(tmp_path: Path, *args: str, agent: str | None = "noop",
+def _chaos(tmp_path: Path, *args: str, agent: str | None = "noop", settle_s: str = "30",
            timeout: float = 240) -> subprocess.CompletedProcess[str]:
     """``chaos ARGS`` on a fresh embedded cluster with ``agent`` (None: the default, ``reference``)."""
-    env = {**os.environ, "CHAOSITBENCH_SIM_TIME_SCALE": "0.1", "CHAOSITBENCH_SETTLE_S": "30",
+    env = {**os.environ, "CHAOSITBENCH_SIM_TIME_SCALE": "0.1", "CHAOSITBENCH_SETTLE_S": settle_s,
            "CHAOSITBENCH_RUN_DIR": str(tmp_path / "run"), "CHAOSITBENCH_SCORE_PATH": str(tmp_path / "score.json")}
     for key in ("CHAOSITBENCH_AGENT", "CHAOSITBENCH_CLUSTER", "CHAOSITBENCH_CONTEXT", "CHAOSITBENCH_PROMETHEUS_URL"):
         env.pop(key, None)
@@ -182,6 +183,23 @@ def test_netpol_with_noop_is_scored_not_resolved_and_rolled_back(tmp_path: Path)
 
 
 @needs_prometheus
+@pytest.mark.parametrize("scenario", [e.stem for e in EXPERIMENTS if e.stem != "netpol"])
+def test_every_other_scenario_with_noop_is_valid_not_resolved_and_its_root_cause_still_shows(
+        scenario: str, tmp_path: Path) -> None:
+    start = time.monotonic()
+    done = _chaos(tmp_path, "run", "--journal-path", str(tmp_path / "journal.json"),
+                  str(ROOT / "experiments" / f"{scenario}.json"), settle_s="5")
+    print(f"\n{scenario} with noop: {time.monotonic() - start:.1f}s wall time")
+    score = json.loads((tmp_path / "score.json").read_text())
+    assert score["valid"] is True, done.stdout + done.stderr
+    assert score["resolved"] is False and score["scenario"] == scenario
+    assert score["root_cause"]["gone"] is False and score["root_cause"]["still_showing"]
+    assert score["criteria"]["blast_radius"] == 1.0
+    _rolled_back(json.loads((tmp_path / "journal.json").read_text()), scenario)
+    _assert_released(tmp_path)
+
+
+@needs_prometheus
 def test_netpol_fixed_by_a_command_agent_is_resolved(tmp_path: Path) -> None:
     script = tmp_path / "agent.sh"
     script.write_text(
@@ -220,6 +238,29 @@ def test_scaling_payment_to_zero_is_not_a_resolution(tmp_path: Path) -> None:
             "detail": "scaled from 2 to 0 replicas"} in score["blast_radius"]["collateral"]
     assert score["criteria"]["blast_radius"] < 1.0
     assert "Deployment/payments/payment" in _rolled_back(journal, "netpol")["restored"]
+
+
+@needs_prometheus
+def test_a_baseline_that_misses_its_slo_is_an_invalid_run_not_a_score(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    probes = tmp_path / "probes"
+    shutil.copytree(ROOT / "probes", probes)
+    slo = yaml.safe_load((probes / "slo.yaml").read_text())
+    slo["edge-latency-p95"]["max"] = 0.0  # no real edge answers in zero seconds
+    (probes / "slo.yaml").write_text(yaml.safe_dump(slo))
+    monkeypatch.setenv("CHAOSITBENCH_PROBES_DIR", str(probes))
+    start = time.monotonic()
+    done = _chaos(tmp_path, "run", "--journal-path", str(tmp_path / "journal.json"),
+                  str(ROOT / "experiments" / "netpol.json"), settle_s="2")
+    print(f"\ninvalid netpol run: {time.monotonic() - start:.1f}s wall time")
+    assert done.returncode == 0  # Chaos Toolkit skips the method and exits 0: only the score file says why
+    score = json.loads((tmp_path / "score.json").read_text())
+    assert score["valid"] is False and "resolved" not in score
+    assert "steady state did not hold before the fault (edge-latency-p95)" in score["reason"]
+    assert "INVALID RUN" in done.stdout
+    journal = json.loads((tmp_path / "journal.json").read_text())
+    assert journal["run"] == [] and journal["rollbacks"][0]["output"]["faults_removed"] == []
+    _assert_released(tmp_path)
 
 
 def test_unknown_fault_is_a_clear_invalid_run_that_starts_no_cluster(tmp_path: Path) -> None:
