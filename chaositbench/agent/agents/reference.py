@@ -21,7 +21,7 @@ It knows nothing of the scenario: everything comes from its tools in the inciden
    - nothing, and every workload available → ``no-fault``, changing nothing; a symptom it cannot
      explain (or fix) → it escalates, naming what it saw.
 3. **Verify**: wait, within the deadline, until the node pressure relieved is reported gone and the
-   affected workloads are available again.
+   affected workloads are available again, in the API and then in Prometheus (kube-state-metrics).
 4. **Submit** the diagnosis.
 """
 
@@ -50,6 +50,11 @@ FATAL_PATTERN = re.compile(r'FATAL: (?P<name>[A-Za-z_][A-Za-z0-9_]*)="(?P<value>
 DIAL_TIMEOUT = re.compile(r"(?:^|\s)(?P<host>[A-Za-z0-9.-]+):(?P<port>\d+): dial (?P<net>tcp|udp) \S+: i/o timeout", re.M)
 UNITS = {"Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3, "Ti": 1024 ** 4, "k": 1000, "M": 1000 ** 2, "G": 1000 ** 3}
 DEADLINE_MARGIN_S = 5.0
+MONITORING_LAG_S = 15.0  # how long the monitoring may take to see what the API already shows
+MONITORING_POLL_S = 1.0
+# kube-state-metrics series of a workload's (available or ready, desired) replicas
+KSM_REPLICAS = {"Deployment": ("kube_deployment_status_replicas_available", "kube_deployment_spec_replicas"),
+                "StatefulSet": ("kube_statefulset_status_replicas_ready", "kube_statefulset_replicas")}
 
 
 class NoFinding(Exception):
@@ -417,8 +422,9 @@ class ReferenceAgent:
     # -- verification ----------------------------------------------------------------------------
 
     def _verify(self, tools: Tools, finding: Finding, deadline: float) -> bool:
-        """Within the deadline: ``kubectl wait`` until each relieved node condition is False, then
-        ``kubectl rollout status`` of every awaited workload; whether all completed."""
+        """Within the deadline: ``kubectl wait`` until each relieved node condition is False and
+        ``kubectl rollout status`` of every awaited workload, then the same seen by the monitoring
+        (when there is a Prometheus); whether all completed."""
         checks = [("wait", f"--for=condition={condition}=False", f"node/{node}")
                   for node, condition in finding.relieved]
         checks += [("rollout", "status", f"{kind.lower()}/{name}", "-n", namespace)
@@ -429,7 +435,30 @@ class ReferenceAgent:
             if remaining < 1:
                 return False
             recovered = tools.kubectl(*check, f"--timeout={remaining}s", timeout=remaining + 5).ok and recovered
+        if recovered and tools.prometheus_url:
+            recovered = self._monitoring_agrees(tools, finding, min(deadline, time.time() + MONITORING_LAG_S))
         return recovered
+
+    def _monitoring_agrees(self, tools: Tools, finding: Finding, until: float) -> bool:
+        """Poll kube-state-metrics in Prometheus (it lags the API by a scrape) until it shows the recovery."""
+        queries = [f'kube_node_status_condition{{node="{node}",condition="{condition}",status="true"}} > 0'
+                   for node, condition in finding.relieved]
+        for kind, namespace, name in finding.awaited:
+            have, want = KSM_REPLICAS[kind]
+            labels = f'namespace="{namespace}",{kind.lower()}="{name}"'
+            queries.append(f"{have}{{{labels}}} - {want}{{{labels}}} < 0")
+        if not queries:
+            return True
+        query = " or ".join(f"({q})" for q in queries)  # an empty answer: nothing still shows the symptom
+        while True:
+            try:
+                if not tools.promql(query):
+                    return True
+            except Exception:  # an unreachable or failing Prometheus cannot confirm; the API already did
+                return True
+            if time.time() + MONITORING_POLL_S > until:
+                return False
+            time.sleep(MONITORING_POLL_S)
 
 
 def _pod_port(service: Obj, pod: Obj, port: int) -> tuple[int, str | None]:
