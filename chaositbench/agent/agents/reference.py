@@ -52,6 +52,9 @@ UNITS = {"Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3, "Ti": 1024 ** 4, "k": 100
 DEADLINE_MARGIN_S = 5.0
 MONITORING_LAG_S = 15.0  # how long the monitoring may take to see what the API already shows
 MONITORING_POLL_S = 1.0
+# a node's root filesystem still above the kubelet's nodefs.available<10% eviction threshold (cAdvisor)
+DISK_FULL = {"DiskPressure": 'max(container_fs_usage_bytes{{id="/",node="{node}"}})'
+                             ' / max(container_fs_limit_bytes{{id="/",node="{node}"}}) > 0.9'}
 # kube-state-metrics series of a workload's (available or ready, desired) replicas
 KSM_REPLICAS = {"Deployment": ("kube_deployment_status_replicas_available", "kube_deployment_spec_replicas"),
                 "StatefulSet": ("kube_statefulset_status_replicas_ready", "kube_statefulset_replicas")}
@@ -424,9 +427,11 @@ class ReferenceAgent:
     def _verify(self, tools: Tools, finding: Finding, deadline: float) -> bool:
         """Within the deadline: ``kubectl wait`` until each relieved node condition is False and
         ``kubectl rollout status`` of every awaited workload, then the same seen by the monitoring
-        (when there is a Prometheus); whether all completed."""
+        (when there is a Prometheus); whether all completed. With a Prometheus, a relieved disk is
+        judged by the node's filesystem usage, not by the condition, which the kubelet keeps for its
+        pressure-transition period (5 minutes) after the disk is freed."""
         checks = [("wait", f"--for=condition={condition}=False", f"node/{node}")
-                  for node, condition in finding.relieved]
+                  for node, condition in finding.relieved if not (tools.prometheus_url and condition in DISK_FULL)]
         checks += [("rollout", "status", f"{kind.lower()}/{name}", "-n", namespace)
                    for kind, namespace, name in finding.awaited]
         recovered = True
@@ -441,7 +446,8 @@ class ReferenceAgent:
 
     def _monitoring_agrees(self, tools: Tools, finding: Finding, until: float) -> bool:
         """Poll kube-state-metrics in Prometheus (it lags the API by a scrape) until it shows the recovery."""
-        queries = [f'kube_node_status_condition{{node="{node}",condition="{condition}",status="true"}} > 0'
+        queries = [DISK_FULL[condition].format(node=node) if condition in DISK_FULL else
+                   f'kube_node_status_condition{{node="{node}",condition="{condition}",status="true"}} > 0'
                    for node, condition in finding.relieved]
         for kind, namespace, name in finding.awaited:
             have, want = KSM_REPLICAS[kind]
