@@ -173,14 +173,22 @@ def before_activity_control(context: dict[str, Any], configuration: Configuratio
 
 def before_rollback_control(context: Experiment, configuration: Configuration = None,
                             secrets: Secrets = None, **kwargs: Any) -> None:
-    """Before the rollbacks undo the fault: the end snapshot and the root-cause check."""
+    """Before the rollbacks undo the fault: the root-cause check (polled for up to configuration
+    ``chaositbench_settle_s`` seconds), then the end snapshot."""
     if "baseline" not in _run or "handover" not in _run:
         return
+    settle = float((configuration or {}).get("chaositbench_settle_s") or 0)
+    deadline = time.monotonic() + settle
+    while True:  # some causes take a while to clear once fixed (a disk, a rate window)
+        try:
+            failures = failed_root_cause_checks(_run["fault"], configuration, _run["target"])
+        except ActivityFailed as exc:
+            failures = [str(exc)]
+        if not failures or time.monotonic() >= deadline:
+            break
+        time.sleep(1.0)
+    _run["root_cause_failures"] = failures
     _run["end"] = snapshot(_run["target"], _run["namespaces"], configuration)
-    try:
-        _run["root_cause_failures"] = failed_root_cause_checks(_run["fault"], configuration, _run["target"])
-    except ActivityFailed as exc:
-        _run["root_cause_failures"] = [str(exc)]
 
 
 def _fault_objects(injection: dict[str, Any] | None) -> set[str]:

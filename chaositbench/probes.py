@@ -190,7 +190,10 @@ def values_at(obj: Any, path: list[Any]) -> list[Any]:
 
 
 def expectation_met(value: Any, expect: dict[str, Any]) -> bool:
-    """Whether ``value`` meets one ``expect`` entry (``equals``, ``one_of`` or ``above`` a quantity)."""
+    """Whether ``value`` meets one ``expect`` entry (``equals``, ``one_of`` or ``above`` a quantity).
+
+    (``none_of`` is judged on all the values at a path at once: none of them may be listed.)
+    """
     if value is None:
         return False
     if "equals" in expect:
@@ -225,7 +228,11 @@ def failed_root_cause_checks(fault: str, configuration: Configuration | None = N
                 continue
             for expect in check.get("expect") or []:
                 values = values_at(obj, expect["path"])
-                if not any(expectation_met(value, expect) for value in values):
+                if "none_of" in expect:
+                    met = not any(value in expect["none_of"] for value in values)
+                else:
+                    met = any(expectation_met(value, expect) for value in values)
+                if not met:
                     failures.append(f"{ref['kind']} {ref.get('namespace')}/{ref['name']} "
                                     f"{expect['path']} = {values!r}")
     return failures

@@ -218,12 +218,13 @@ def test_netpol_fixed_by_a_command_agent_is_resolved(tmp_path: Path) -> None:
 
 
 @needs_prometheus
-def test_netpol_with_no_agent_chosen_runs_the_reference_agent_and_is_resolved(tmp_path: Path) -> None:
-    score, journal, _ = _run(tmp_path, ROOT / "experiments" / "netpol.json", None)
+@pytest.mark.parametrize("experiment", EXPERIMENTS, ids=[e.stem for e in EXPERIMENTS])
+def test_with_no_agent_chosen_the_reference_agent_resolves_the_scenario(experiment: Path, tmp_path: Path) -> None:
+    score, journal, _ = _run(tmp_path, experiment, None)
     assert score["agent"] == "reference"
     assert score["resolved"] is True, score
     assert score["diagnosis"]["correct"] is True and score["blast_radius"]["collateral"] == []
-    _rolled_back(journal, "netpol")
+    _rolled_back(journal, experiment.stem)
 
 
 @needs_prometheus
