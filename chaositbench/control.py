@@ -164,10 +164,27 @@ def before_experiment_control(context: Experiment, configuration: Configuration 
                 len(baseline["objects"]), len(baseline["workloads"]))
 
 
+#: how long the hand-over waits for the root-cause check to see the injected fault
+FAULT_VISIBLE_TIMEOUT_S = 30.0
+
+
 def before_activity_control(context: dict[str, Any], configuration: Configuration = None,
                             secrets: Secrets = None, **kwargs: Any) -> None:
-    """Before the hand-over: snapshot what the fault has broken so far."""
+    """Before the hand-over: wait until the root-cause check itself sees the fault (Prometheus may lag the
+    API by a scrape), then snapshot what the fault has broken so far."""
     if (context.get("provider") or {}).get("func") == "hand_over" and "target" in _run:
+        deadline = time.monotonic() + (FAULT_VISIBLE_TIMEOUT_S if _run.get("fault") else 0.0)
+        while True:
+            try:
+                seen = bool(failed_root_cause_checks(_run["fault"], configuration, _run["target"]))
+            except ActivityFailed:
+                seen = False
+            if seen or time.monotonic() >= deadline:
+                break
+            time.sleep(1.0)
+        if not seen:
+            logger.warning("chaositbench: the root-cause check does not see fault %s before the hand-over",
+                           _run["fault"])
         _run["handover"] = snapshot(_run["target"], _run["namespaces"], configuration)
 
 
