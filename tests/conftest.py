@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from kubernetes import client, config
 
 from chaositbench.sim.server import SimServer
 
@@ -52,3 +53,21 @@ def kubeconfig(sim: SimServer, tmp_path_factory: pytest.TempPathFactory) -> Path
 @pytest.fixture(scope="session")
 def kubectl(kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
     return Kubectl(kubeconfig, tmp_path_factory.mktemp("kubecache"))
+
+
+@pytest.fixture(scope="module")
+def api_client(kubeconfig: Path) -> Iterator[client.ApiClient]:
+    """The official client, configured from the session cluster's admin kubeconfig."""
+    api = config.new_client_from_config(config_file=str(kubeconfig))
+    yield api
+    api.close()
+
+
+@pytest.fixture(scope="module")
+def core(api_client: client.ApiClient) -> client.CoreV1Api:
+    return client.CoreV1Api(api_client)
+
+
+@pytest.fixture(scope="module")
+def apps(api_client: client.ApiClient) -> client.AppsV1Api:
+    return client.AppsV1Api(api_client)

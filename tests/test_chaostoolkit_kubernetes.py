@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, TypeVar
 
 import pytest
 from chaoslib.exceptions import ActivityFailed
@@ -26,7 +26,7 @@ from chaosk8s.deployment.probes import deployment_available_and_healthy
 from chaosk8s.networking.actions import create_network_policy
 from chaosk8s.pod.actions import terminate_pods
 from chaosk8s.pod.probes import pods_in_phase
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.rest import ApiException
 from kubernetes.config import kube_config
 
@@ -57,23 +57,6 @@ def deployment_manifest(name: str, replicas: int, cpu: str = "50m") -> dict[str,
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": labels},
             "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
                      "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}}}}
-
-
-@pytest.fixture(scope="module")
-def api_client(kubeconfig: Path) -> Iterator[client.ApiClient]:
-    api = config.new_client_from_config(config_file=str(kubeconfig))
-    yield api
-    api.close()
-
-
-@pytest.fixture(scope="module")
-def core(api_client: client.ApiClient) -> client.CoreV1Api:
-    return client.CoreV1Api(api_client)
-
-
-@pytest.fixture(scope="module")
-def apps(api_client: client.ApiClient) -> client.AppsV1Api:
-    return client.AppsV1Api(api_client)
 
 
 @pytest.fixture

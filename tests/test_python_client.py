@@ -14,7 +14,7 @@ import re
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, TypeVar
 
 import pytest
 from kubernetes import client, config, watch
@@ -84,23 +84,6 @@ def rv(event: dict[str, Any]) -> int:
 
 
 # --- fixtures --------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def api_client(kubeconfig: Path) -> Iterator[client.ApiClient]:
-    api = config.new_client_from_config(config_file=str(kubeconfig))
-    yield api
-    api.close()
-
-
-@pytest.fixture(scope="module")
-def core(api_client: client.ApiClient) -> client.CoreV1Api:
-    return client.CoreV1Api(api_client)
-
-
-@pytest.fixture(scope="module")
-def apps(api_client: client.ApiClient) -> client.AppsV1Api:
-    return client.AppsV1Api(api_client)
 
 
 def make_namespace(core: client.CoreV1Api, name: str) -> str:

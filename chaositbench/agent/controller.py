@@ -127,7 +127,7 @@ def hand_over(complaint: str | None = None, sla_s: float | None = None, namespac
     recording kubectl. ``complaint``, ``sla_s`` and ``namespaces`` default to those of the fault
     injected last in this run; the cluster (admin ``kubeconfig`` and ``context``) and
     ``prometheus_url`` default to the run's target (``chaositbench.target``). Files go to
-    ``<run dir>/agent-XXXX/`` (run dir: configuration ``chaositbench_run_dir``,
+    ``<run dir>/agent-<id>/`` (run dir: configuration ``chaositbench_run_dir``,
     ``CHAOSITBENCH_RUN_DIR`` or the process's temporary one).
 
     Returns ``{"agent", "outcome", "diagnosis", "diagnosis_error", "exit_code", "stderr_tail",
