@@ -55,6 +55,7 @@ class Fault:
 
     id: str
     title: str
+    headline: str
     family: str
     difficulty: str
     app: str
@@ -135,7 +136,8 @@ class _Validator:
             raise self.fail("sla_seconds", "must be greater than 0")
         changes = self.get(doc, "", "changes", list)
         checked = tuple(self.change(c, f"changes[{i}]", namespaces) for i, c in enumerate(changes))
-        return Fault(id=fault, title=self.get(doc, "", "title", str), family=self.get(doc, "", "family", str),
+        return Fault(id=fault, title=self.get(doc, "", "title", str), headline=self.get(doc, "", "headline", str),
+                     family=self.get(doc, "", "family", str),
                      difficulty=difficulty, app=self.get(doc, "", "app", str), namespaces=tuple(namespaces),
                      complaint=self.get(doc, "", "complaint", str), sla_seconds=sla,
                      symptom=self.symptom(self.get(doc, "", "symptom", dict)),

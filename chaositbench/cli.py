@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
+from pathlib import Path
+
+from chaoslib.exceptions import ActivityFailed
 
 from .agent import cli as agent_cli
 from .apps import APPS, AppError
+from .catalog import load_fault
+from .experiment import render
 from .sim.prometheus import PrometheusError
 from .sim.server import serve_forever
 
@@ -30,14 +36,37 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--prometheus", action="store_true",
                        help="also start the real Prometheus (apt-get install prometheus) scraping the cluster "
                             "and print its URL")
+    experiment = sub.add_parser("experiment", help="Chaos Toolkit experiments of the fault catalog")
+    experiment_sub = experiment.add_subparsers(dest="experiment_command", required=True)
+    new = experiment_sub.add_parser("new", help="write the experiment of a catalog fault (actions/<fault>.yaml)")
+    new.add_argument("fault", help="the fault's id")
+    new.add_argument("--out", help="where to write it (default: experiments/<fault>.json; - for stdout)")
     agent_cli.add_commands(sub)
     return parser
+
+
+def _new_experiment(fault_id: str, out: str | None) -> int:
+    try:
+        fault = load_fault(fault_id)
+    except ActivityFailed as exc:
+        print(f"chaositbench: {exc}", file=sys.stderr)
+        return 1
+    text = json.dumps(render(fault), indent=2) + "\n"
+    if out == "-":
+        sys.stdout.write(text)
+        return 0
+    path = Path(out) if out else fault.path.parent.parent / "experiments" / f"{fault.id}.json"
+    path.write_text(text)
+    print(f"chaositbench: wrote {path}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "agent":
         return agent_cli.run(args)
+    if args.command == "experiment":
+        return _new_experiment(args.fault, args.out)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "sim" and args.sim_command == "serve":
         if args.time_scale <= 0:

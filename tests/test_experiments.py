@@ -20,6 +20,8 @@ import yaml
 from chaositbench.control import blast_radius
 from chaoslib.exceptions import ActivityFailed
 
+from chaositbench.catalog import catalog_dir, fault_ids, load_fault
+from chaositbench.experiment import render
 from chaositbench.probes import catalog_entry, expectation_met, query, values_at
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +90,20 @@ def test_chaos_validate_accepts_every_experiment(experiment: Path, tmp_path: Pat
     funcs = [a["provider"]["func"] for a in doc["method"]]
     assert funcs == ["inject_fault", "fault_symptom_visible", "hand_over"]
     assert doc["method"][0]["provider"]["arguments"]["fault"] == experiment.stem
+
+
+def test_every_fault_has_its_experiment_as_the_generator_writes_it(tmp_path: Path) -> None:
+    assert [e.stem for e in EXPERIMENTS] == fault_ids(catalog_dir())
+    for experiment in EXPERIMENTS:
+        assert json.loads(experiment.read_text()) == render(load_fault(experiment.stem)), (
+            f"{experiment.name} differs from `chaositbench experiment new {experiment.stem}`")
+    out = tmp_path / "netpol.json"
+    done = subprocess.run([str(Path(sys.executable).parent / "chaositbench"), "experiment", "new", "netpol",
+                           "--out", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0 and out.read_text() == (ROOT / "experiments" / "netpol.json").read_text()
+    done = subprocess.run([str(Path(sys.executable).parent / "chaositbench"), "experiment", "new", "nope"],
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and "unknown fault 'nope'" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_every_experiment_has_a_root_cause_check_and_its_probes_exist() -> None:
