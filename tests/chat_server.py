@@ -1,7 +1,8 @@
 """A local HTTP server speaking the OpenAI chat completions API, whose answers a test scripts.
 
 ``ChatServer(reply)`` serves ``POST /v1/chat/completions``; ``reply(request_body)`` returns
-``(status, body)``. Every request body is kept in ``requests``. Helpers build the bodies a
+``(status, body)`` (a script that raises answers 500 with its error). Every request body is
+kept in ``requests``. Helpers build the bodies a
 real API returns: an assistant turn with tool calls, and an error.
 """
 
@@ -49,8 +50,11 @@ class ChatServer:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 owner.requests.append(body)
-                status, answer = (reply(body) if self.path == "/v1/chat/completions"
-                                  else api_error(404, f"no route {self.path}", "not_found"))
+                try:
+                    status, answer = (reply(body) if self.path == "/v1/chat/completions"
+                                      else api_error(404, f"no route {self.path}", "not_found"))
+                except Exception as exc:  # a failing script shows in the agent's stderr, not as a dropped connection
+                    status, answer = api_error(500, f"the test's script failed: {exc!r}", "script_error")
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -23,6 +23,7 @@ from chaositbench.taxonomy import CATEGORIES
 
 from chat_server import ChatServer, api_error, tool_calls, tool_results
 from conftest import Kubectl
+from test_experiments import ROOT, _run, needs_prometheus
 
 NAMESPACE = "llm-shop"
 
@@ -142,3 +143,68 @@ def test_agent_names_are_checked_before_anything_runs(agent: str, message: str, 
     with pytest.raises(ActivityFailed, match=message):
         hand_over("x", sla_s=1, namespaces=["x"], agent=agent, kubeconfig=str(tmp_path / "none"),
                   configuration={"chaositbench_run_dir": str(tmp_path)})
+
+
+def incident_namespaces(request: dict[str, Any]) -> list[str]:
+    """The allowed namespaces, as the system prompt's incident JSON states them."""
+    system = request["messages"][0]["content"]
+    start = system.index("{")
+    return json.JSONDecoder().raw_decode(system[start:])[0]["namespaces"]
+
+
+def output(result: str) -> str:
+    """A kubectl tool result's stdout (after the ``exit code N`` line)."""
+    return result.split("\n", 1)[1].split("\nstderr:\n", 1)[0]
+
+
+def netpol_fixer(request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """A model that lists namespaces and policies, re-admits the namespace a policy lost, then submits.
+
+    Turn by turn: list namespaces and policies (and ask Prometheus); read each policy; patch
+    the ingress peer that selects a namespace which does not exist so that it selects the
+    other allowed namespace; submit the patched policy as the root cause.
+    """
+    namespaces = incident_namespaces(request)
+    results = tool_results(request)
+    turns = [m for m in request["messages"] if m["role"] == "assistant"]
+    if not turns:
+        return tool_calls(("kubectl", {"args": ["get", "namespaces", "-o", "jsonpath={.items[*].metadata.name}"]}),
+                          ("promql", {"query": "up"}),
+                          *[("kubectl", {"args": ["get", "networkpolicies", "-n", ns, "-o", "name"]}) for ns in namespaces])
+    if len(turns) == 1:
+        return tool_calls(*[("kubectl", {"args": ["get", name, "-n", ns, "-o", "json"]})
+                            for ns, names in zip(namespaces, results[2:]) for name in output(names).split()])
+    if len(turns) == 3:
+        assert results[-1].startswith("exit code 0\nnetworkpolicy"), results[-1]
+        patched = json.loads(turns[-1]["tool_calls"][0]["function"]["arguments"])["args"]
+        return tool_calls(("submit_diagnosis", {"category": "network-policy", "kind": "NetworkPolicy",
+                                                "namespace": patched[4], "name": patched[2],
+                                                "summary": "the ingress policy admitted a namespace that is gone"}))
+    existing = set(output(results[0]).split())
+    for policy in (json.loads(output(r)) for r in results[2 + len(namespaces):]):
+        for i, rule in enumerate(policy["spec"].get("ingress") or []):
+            for j, peer in enumerate(rule.get("from") or []):
+                label = ((peer.get("namespaceSelector") or {}).get("matchLabels") or {}).get("kubernetes.io/metadata.name")
+                if label and label not in existing:
+                    meta = policy["metadata"]
+                    source = next(ns for ns in namespaces if ns != meta["namespace"])
+                    patch = [{"op": "replace", "value": source,
+                              "path": f"/spec/ingress/{i}/from/{j}/namespaceSelector/matchLabels/kubernetes.io~1metadata.name"}]
+                    return tool_calls(("kubectl", {"args": ["patch", "networkpolicy", meta["name"], "-n",
+                                                            meta["namespace"], "--type=json", "-p", json.dumps(patch)]}))
+    raise AssertionError("the scripted model found no policy admitting a missing namespace")
+
+
+@needs_prometheus
+def test_chaos_run_netpol_with_an_openai_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with ChatServer(netpol_fixer) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        score, journal, _ = _run(tmp_path, ROOT / "experiments" / "netpol.json", "openai:scripted-model")
+    assert score["agent"] == "openai:scripted-model" and score["outcome"] == "submitted"
+    assert score["resolved"] and score["diagnosis"]["correct"], score
+    assert score["usage"]["model"] == "scripted-model" and score["usage"]["requests"] == 4
+    records = Trajectory(score["trajectory"]).read()
+    assert [r["verb"] for r in records if r["tool"] == "kubectl"][-1] == "patch" and records[-1]["exit_code"] == 0
+    assert sum(r["tool"] == "promql" for r in records) == 1 and score["diagnosis"]["submitted"]["root_cause"]["name"]
+    assert '"__name__": "up"' in tool_results(server.requests[1])[1]  # the run's real Prometheus answered
