@@ -23,6 +23,7 @@ from chaositbench.taxonomy import CATEGORIES
 
 from chat_server import ChatServer, api_error, tool_calls, tool_results
 from conftest import Kubectl
+from scripted_sre import lost_peer_patch, output
 from test_experiments import ROOT, _run, needs_prometheus
 
 NAMESPACE = "llm-shop"
@@ -152,11 +153,6 @@ def incident_namespaces(request: dict[str, Any]) -> list[str]:
     return json.JSONDecoder().raw_decode(system[start:])[0]["namespaces"]
 
 
-def output(result: str) -> str:
-    """A kubectl tool result's stdout (after the ``exit code N`` line)."""
-    return result.split("\n", 1)[1].split("\nstderr:\n", 1)[0]
-
-
 def netpol_fixer(request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """A model that lists namespaces and policies, re-admits the namespace a policy lost, then submits.
 
@@ -180,19 +176,9 @@ def netpol_fixer(request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         return tool_calls(("submit_diagnosis", {"category": "network-policy", "kind": "NetworkPolicy",
                                                 "namespace": patched[4], "name": patched[2],
                                                 "summary": "the ingress policy admitted a namespace that is gone"}))
-    existing = set(output(results[0]).split())
-    for policy in (json.loads(output(r)) for r in results[2 + len(namespaces):]):
-        for i, rule in enumerate(policy["spec"].get("ingress") or []):
-            for j, peer in enumerate(rule.get("from") or []):
-                label = ((peer.get("namespaceSelector") or {}).get("matchLabels") or {}).get("kubernetes.io/metadata.name")
-                if label and label not in existing:
-                    meta = policy["metadata"]
-                    source = next(ns for ns in namespaces if ns != meta["namespace"])
-                    patch = [{"op": "replace", "value": source,
-                              "path": f"/spec/ingress/{i}/from/{j}/namespaceSelector/matchLabels/kubernetes.io~1metadata.name"}]
-                    return tool_calls(("kubectl", {"args": ["patch", "networkpolicy", meta["name"], "-n",
-                                                            meta["namespace"], "--type=json", "-p", json.dumps(patch)]}))
-    raise AssertionError("the scripted model found no policy admitting a missing namespace")
+    policies = [json.loads(output(r)) for r in results[2 + len(namespaces):]]
+    _, args = lost_peer_patch(policies, set(output(results[0]).split()), namespaces)
+    return tool_calls(("kubectl", {"args": args}))
 
 
 @needs_prometheus

@@ -1,4 +1,4 @@
-"""The tool set offered to model-driven agents (``openai:<model>`` and ``mcp``): schemas and dispatch.
+"""What model-driven agents (``openai:<model>`` and ``mcp``) are given: the briefing, tool schemas and dispatch.
 
 One table, :data:`TOOL_SPECS`, defines each tool's name, description and JSON-Schema
 parameters; :class:`Toolbox` validates a call's arguments against it and runs the call
@@ -85,6 +85,33 @@ def incident_text(incident: Incident) -> str:
 def taxonomy_text() -> str:
     """The taxonomy as ``- category: meaning`` lines."""
     return "\n".join(f"- {name}: {meaning}" for name, meaning in CATEGORIES.items())
+
+
+SYSTEM_PROMPT = """You are the on-call Site Reliability Engineer for a Kubernetes cluster. A user reported an \
+incident. Find its root cause, fix it with the smallest safe change, verify that the service recovered, and \
+submit your diagnosis before the deadline.
+
+Incident:
+{incident}
+
+Rules:
+- Work only through the tools. Your Kubernetes identity may act only in the namespaces {namespaces}.
+- Investigate before you change anything; never delete or scale down workloads to hide a symptom.
+  Restarting pods is not a fix when the cause remains.
+- If nothing is broken, change nothing and submit the category no-fault.
+- If you cannot find or fix the cause, call submit_diagnosis with escalate set to true.
+- submit_diagnosis ends the incident: call it once, last. Name the root-cause object (kind, namespace,
+  name) at fault, e.g. kind NetworkPolicy, namespace db, name deny-all.
+
+Root-cause categories (the diagnosis must use one of them):
+{taxonomy}
+"""
+
+
+def system_prompt(incident: Incident) -> str:
+    """The briefing for a model (system prompt, MCP instructions): the incident, the rules, the taxonomy."""
+    return SYSTEM_PROMPT.format(incident=incident_text(incident), namespaces=", ".join(incident.namespaces),
+                                taxonomy=taxonomy_text())
 
 
 def _shown(result: ToolResult) -> str:

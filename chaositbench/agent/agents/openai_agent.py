@@ -1,8 +1,8 @@
 """The ``openai:<model>`` agent: a tool-calling loop against any OpenAI-compatible chat completions API.
 
 The API is the one of ``OPENAI_BASE_URL`` (default: OpenAI's) with the key ``OPENAI_API_KEY``,
-through the official ``openai`` client. The model gets a system prompt with the incident
-protocol (complaint, namespaces, deadline, the taxonomy, how to submit) and the tools of
+through the official ``openai`` client. The model gets the briefing of :func:`.llm_tools.system_prompt`
+(complaint, namespaces, deadline, the taxonomy, how to submit) and the tools of
 :mod:`.llm_tools` as function tools; each round, every tool call it makes is run (and recorded
 in the trajectory) and its result handed back. The loop ends when the model calls
 ``submit_diagnosis``, after ``CHAOSITBENCH_OPENAI_MAX_STEPS`` requests (default 40), or when the
@@ -25,7 +25,7 @@ import openai
 from ..protocol import Diagnosis, Incident
 from ..tools import Tools
 from . import AgentError
-from .llm_tools import TOOL_SPECS, Toolbox, ToolCallError, incident_text, taxonomy_text
+from .llm_tools import TOOL_SPECS, Toolbox, ToolCallError, system_prompt
 
 MAX_STEPS_ENV = "CHAOSITBENCH_OPENAI_MAX_STEPS"
 DEFAULT_MAX_STEPS = 40
@@ -34,37 +34,11 @@ DEADLINE_MARGIN_S = 3.0
 MAX_RETRIES = 2
 NUDGE = "Continue with the tools. When you know the root cause (or must escalate), call submit_diagnosis."
 
-SYSTEM_PROMPT = """You are the on-call Site Reliability Engineer for a Kubernetes cluster. A user reported an \
-incident. Find its root cause, fix it with the smallest safe change, verify that the service recovered, and \
-submit your diagnosis before the deadline.
-
-Incident:
-{incident}
-
-Rules:
-- Work only through the tools. Your Kubernetes identity may act only in the namespaces {namespaces}.
-- Investigate before you change anything; never delete or scale down workloads to hide a symptom.
-  Restarting pods is not a fix when the cause remains.
-- If nothing is broken, change nothing and submit the category no-fault.
-- If you cannot find or fix the cause, call submit_diagnosis with escalate set to true.
-- submit_diagnosis ends the incident: call it once, last. Name the root-cause object (kind, namespace,
-  name) at fault, e.g. kind NetworkPolicy, namespace db, name deny-all.
-
-Root-cause categories (the diagnosis must use one of them):
-{taxonomy}
-"""
-
 
 def openai_tools() -> list[dict[str, Any]]:
     """The tool set in the chat completions API's function-tool format."""
     return [{"type": "function", "function": {"name": spec.name, "description": spec.description,
                                               "parameters": spec.parameters}} for spec in TOOL_SPECS]
-
-
-def system_prompt(incident: Incident) -> str:
-    """The system prompt: the incident protocol, the rules and the taxonomy."""
-    return SYSTEM_PROMPT.format(incident=incident_text(incident), namespaces=", ".join(incident.namespaces),
-                                taxonomy=taxonomy_text())
 
 
 def api_error_text(exc: openai.OpenAIError, base_url: str) -> str:
