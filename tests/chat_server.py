@@ -14,7 +14,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
-Reply = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
+Reply = Callable[[dict[str, Any]], tuple[int, dict[str, Any] | str]]  # a str body is sent as it is
 _ids = itertools.count(1)
 
 
@@ -55,7 +55,7 @@ class ChatServer:
                                       else api_error(404, f"no route {self.path}", "not_found"))
                 except Exception as exc:  # a failing script shows in the agent's stderr, not as a dropped connection
                     status, answer = api_error(500, f"the test's script failed: {exc!r}", "script_error")
-                data = json.dumps(answer).encode()
+                data = answer.encode() if isinstance(answer, str) else json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))

@@ -117,6 +117,19 @@ def test_an_api_error_is_a_clear_crash(status: int, message: str, code: str, req
     assert result["usage"] is None
 
 
+@pytest.mark.parametrize(("body", "message"), [
+    ("<html>Bad gateway</html>", "answered something that is not JSON"),
+    ({"id": "chatcmpl-1", "object": "chat.completion", "choices": []}, "answered without a choice"),
+])
+def test_an_answer_that_is_no_chat_completion_is_a_clear_crash(body: dict[str, Any] | str, message: str,
+                                                                kubeconfig: Path, shop: str, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    with ChatServer(lambda _: (200, body)) as server:
+        result = run(kubeconfig, tmp_path, monkeypatch, server.base_url)
+    assert result["outcome"] == "crashed" and message in result["stderr_tail"]
+    assert "Traceback" not in result["stderr_tail"]
+
+
 def test_an_unreachable_api_is_a_clear_crash(kubeconfig: Path, shop: str, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     with socket.socket() as sock:

@@ -109,6 +109,8 @@ class OpenAIAgent:
                                                           timeout=min(left, REQUEST_TIMEOUT_S))
             except openai.OpenAIError as exc:
                 raise AgentError(api_error_text(exc, base_url)) from None
+            except ValueError as exc:  # a body that is not JSON
+                raise AgentError(f"the chat API at {base_url} answered something that is not JSON: {exc}") from None
             usage.add(response.usage)
             if not response.choices:
                 raise AgentError(f"the chat API at {base_url} answered without a choice")
