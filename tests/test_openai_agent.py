@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,34 @@ def test_malformed_tool_arguments_are_answered_with_an_error_the_model_can_corre
     assert errors[3].startswith("error: unknown tool 'reboot'")
     assert "tool call refused: the arguments of kubectl are not valid JSON" in result["stderr_tail"]
     assert Trajectory(result["trajectory"]).read() == []
+
+
+def test_the_step_budget_ends_a_model_that_never_calls_a_tool(kubeconfig: Path, shop: str, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    answer = {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "m", "choices": [
+        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "Probably DNS."}}]}
+    monkeypatch.setenv("CHAOSITBENCH_OPENAI_MAX_STEPS", "3")
+    with ChatServer(lambda _: (200, answer)) as server:
+        result = run(kubeconfig, tmp_path, monkeypatch, server.base_url)
+    assert result["outcome"] == "no-diagnosis" and len(server.requests) == 3
+    assert "no diagnosis after 3 requests" in result["stderr_tail"]
+    last = server.requests[-1]["messages"]
+    assert [m["role"] for m in last[-2:]] == ["assistant", "user"] and "submit_diagnosis" in last[-1]["content"]
+    assert result["usage"]["requests"] == 3 and result["usage"]["total_tokens"] == 0
+
+
+def test_the_agent_stops_itself_before_the_deadline(kubeconfig: Path, shop: str, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    def slow_reader(_: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        time.sleep(0.5)
+        return tool_calls(("get_incident", {}))
+
+    monkeypatch.setenv("CHAOSITBENCH_OPENAI_MAX_STEPS", "1000")
+    with ChatServer(slow_reader) as server:
+        result = run(kubeconfig, tmp_path, monkeypatch, server.base_url, timeout_s=8)
+    assert result["outcome"] == "no-diagnosis", result["stderr_tail"]
+    assert "stopping without a diagnosis" in result["stderr_tail"] and result["elapsed_s"] < 8
+    assert '"complaint": "web is down since 10:42"' in tool_results(server.requests[-1])[0]
 
 
 @pytest.mark.parametrize(("status", "message", "code", "requests"), [

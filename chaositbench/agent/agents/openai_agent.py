@@ -45,8 +45,6 @@ def api_error_text(exc: openai.OpenAIError, base_url: str) -> str:
     """A one-line account of an API failure (status, the server's message, or why it could not be reached)."""
     if isinstance(exc, openai.APIStatusError):
         return f"the chat API at {base_url} answered HTTP {exc.status_code}: {exc.message}"
-    if isinstance(exc, openai.APITimeoutError):
-        return f"the chat API at {base_url} did not answer in time"
     if isinstance(exc, openai.APIConnectionError):
         return f"cannot reach the chat API at {base_url}: {exc.__cause__ or exc}"
     return f"the chat API at {base_url} failed: {exc}"
@@ -93,28 +91,24 @@ class OpenAIAgent:
         base_url = tools.env.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
         if not tools.env.get("OPENAI_API_KEY"):
             raise AgentError("OPENAI_API_KEY is not set (a local server that needs no key still wants any value)")
+        try:
+            max_steps = int(tools.env.get(MAX_STEPS_ENV) or DEFAULT_MAX_STEPS)
+        except ValueError:
+            raise AgentError(f"{MAX_STEPS_ENV} must be a whole number, not {tools.env[MAX_STEPS_ENV]!r}") from None
         client = openai.OpenAI(api_key=tools.env["OPENAI_API_KEY"], base_url=base_url, max_retries=MAX_RETRIES)
         box = Toolbox(incident, tools)
         usage = Usage(self.model, tools.env.get("CHAOSITBENCH_USAGE"))
         messages: list[dict[str, Any]] = [{"role": "system", "content": system_prompt(incident)},
                                           {"role": "user", "content": incident.complaint}]
-        max_steps = int(tools.env.get(MAX_STEPS_ENV) or DEFAULT_MAX_STEPS)
         for _ in range(max_steps):
             left = _seconds_left(incident) - DEADLINE_MARGIN_S
             if left <= 0:
                 print("the deadline is near: stopping without a diagnosis", file=sys.stderr)
                 return None
-            try:
-                response = client.chat.completions.create(model=self.model, messages=messages, tools=openai_tools(),
-                                                          timeout=min(left, REQUEST_TIMEOUT_S))
-            except openai.OpenAIError as exc:
-                raise AgentError(api_error_text(exc, base_url)) from None
-            except ValueError as exc:  # a body that is not JSON
-                raise AgentError(f"the chat API at {base_url} answered something that is not JSON: {exc}") from None
-            usage.add(response.usage)
-            if not response.choices:
-                raise AgentError(f"the chat API at {base_url} answered without a choice")
-            message = response.choices[0].message
+            message = self._complete(client, base_url, messages, min(left, REQUEST_TIMEOUT_S), usage)
+            if message is None:
+                print("the deadline passed while waiting for the model: stopping without a diagnosis", file=sys.stderr)
+                return None
             messages.append(_assistant_message(message))
             if not message.tool_calls:
                 messages.append({"role": "user", "content": NUDGE})
@@ -126,6 +120,28 @@ class OpenAIAgent:
                 return box.diagnosis
         print(f"no diagnosis after {max_steps} requests (the step budget, {MAX_STEPS_ENV})", file=sys.stderr)
         return None
+
+    def _complete(self, client: openai.OpenAI, base_url: str, messages: list[dict[str, Any]], timeout: float,
+                  usage: Usage) -> Any:
+        """The model's next turn, or None if the deadline (not the API) cut the request short.
+
+        Raises AgentError when the API fails or answers no chat completion.
+        """
+        try:
+            response = client.chat.completions.create(model=self.model, messages=messages, tools=openai_tools(),
+                                                      timeout=timeout)
+        except openai.APITimeoutError:
+            if timeout < REQUEST_TIMEOUT_S:
+                return None
+            raise AgentError(f"the chat API at {base_url} did not answer within {REQUEST_TIMEOUT_S:.0f}s") from None
+        except openai.OpenAIError as exc:
+            raise AgentError(api_error_text(exc, base_url)) from None
+        except ValueError as exc:  # a body that is not JSON
+            raise AgentError(f"the chat API at {base_url} answered something that is not JSON: {exc}") from None
+        usage.add(response.usage)
+        if not response.choices:
+            raise AgentError(f"the chat API at {base_url} answered without a choice")
+        return response.choices[0].message
 
     @staticmethod
     def _call(box: Toolbox, name: str, arguments: str) -> str:
