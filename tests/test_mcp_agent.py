@@ -50,17 +50,16 @@ def hand_over_mcp(kubeconfig: Path, tmp_path: Path, timeout_s: float = 60) -> di
                      configuration={"chaositbench_run_dir": str(tmp_path)})
 
 
-async def connect(url: str) -> Client:
-    """A connected client, once the agent's server listens (it starts after the sandbox is made)."""
+def wait_listening(port: int) -> None:
+    """Wait until the agent's server accepts connections (it starts after the sandbox is made)."""
     deadline = time.monotonic() + CONNECT_TIMEOUT_S
     while True:
-        client = Client(url)
         try:
-            return await client.__aenter__()
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            await anyio.sleep(0.2)
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"nothing listens on port {port}"
+            time.sleep(0.2)
 
 
 def test_an_mcp_client_investigates_through_recorded_tools_and_submits(
@@ -74,8 +73,7 @@ def test_an_mcp_client_investigates_through_recorded_tools_and_submits(
     seen: dict[str, Any] = {}
 
     async def act() -> None:
-        client = await connect(f"http://127.0.0.1:{port}/mcp")
-        try:
+        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
             seen["instructions"] = client.instructions
             seen["tools"] = [tool.name for tool in (await client.list_tools()).tools]
             seen["incident"] = (await client.read_resource(INCIDENT_URI)).contents[0].text
@@ -85,9 +83,8 @@ def test_an_mcp_client_investigates_through_recorded_tools_and_submits(
             seen["submit"] = await client.call_tool("submit_diagnosis", {
                 "category": "config-env", "kind": "ConfigMap", "namespace": NAMESPACE, "name": "settings",
                 "summary": "mode is fast"})
-        finally:
-            await client.__aexit__(None, None, None)
 
+    wait_listening(port)
     anyio.run(act)
     agent.join(timeout=60)
     assert outcome["outcome"] == "submitted", outcome["stderr_tail"]
@@ -106,12 +103,14 @@ def test_an_mcp_client_investigates_through_recorded_tools_and_submits(
     assert f"MCP server for the incident: http://127.0.0.1:{port}/mcp" in outcome["stderr_tail"]
 
 
-def test_a_client_command_that_fails_without_a_diagnosis_is_a_crash(kubeconfig: Path, shop: str, tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CHAOSITBENCH_MCP_CLIENT", 'test -n "$CHAOSITBENCH_MCP_URL" && exit 3')
+@pytest.mark.parametrize(("code", "outcome"), [(3, "crashed"), (0, "no-diagnosis")])
+def test_a_client_command_that_exits_without_a_diagnosis_ends_the_agent(code: int, outcome: str, kubeconfig: Path,
+                                                                        shop: str, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHAOSITBENCH_MCP_CLIENT", f'test -n "$CHAOSITBENCH_MCP_URL" && exit {code}')
     result = hand_over_mcp(kubeconfig, tmp_path)
-    assert result["outcome"] == "crashed" and result["exit_code"] == 1
-    assert "exited with code 3 without a diagnosis" in result["stderr_tail"]
+    assert result["outcome"] == outcome and result["diagnosis"] is None
+    assert (f"exited with code {code} without a diagnosis" in result["stderr_tail"]) == (code != 0)
 
 
 def test_without_a_client_the_deadline_ends_the_wait(kubeconfig: Path, shop: str, tmp_path: Path,
