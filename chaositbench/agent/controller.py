@@ -189,7 +189,7 @@ def hand_over(complaint: str | None = None, sla_s: float | None = None, namespac
                     "CHAOSITBENCH_TRAJECTORY": str(trajectory.path), "CHAOSITBENCH_USAGE": str(work / "usage.json"),
                     "KUBECACHEDIR": str(work / "kube-cache"),
                     "PATH": f"{work / 'bin'}{os.pathsep}{os.environ.get('PATH', os.defpath)}"})
-        logger.info("Handing the incident over to agent %s (deadline %s)", name, incident.deadline)
+        logger.info("Handing the incident over to agent %s (deadline %s, files in %s)", name, incident.deadline, work)
         clock = time.monotonic()
         exit_code, timed_out = run_process(argv, env, workspace, limit - (time.time() - started),
                                            work / "agent.stdout", work / "agent.stderr")
