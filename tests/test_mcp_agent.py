@@ -75,7 +75,7 @@ def test_an_mcp_client_investigates_through_recorded_tools_and_submits(
     async def act() -> None:
         async with Client(f"http://127.0.0.1:{port}/mcp") as client:
             seen["instructions"] = client.instructions
-            seen["tools"] = [tool.name for tool in (await client.list_tools()).tools]
+            seen["tools"] = {tool.name: tool.annotations.read_only_hint for tool in (await client.list_tools()).tools}
             seen["incident"] = (await client.read_resource(INCIDENT_URI)).contents[0].text
             seen["get"] = await client.call_tool("kubectl", {"args": ["get", "configmap", "settings", "-n", NAMESPACE,
                                                                        "-o", "jsonpath={.data.mode}"]})
@@ -90,7 +90,8 @@ def test_an_mcp_client_investigates_through_recorded_tools_and_submits(
     assert outcome["outcome"] == "submitted", outcome["stderr_tail"]
     assert outcome["diagnosis"]["root_cause"] == {"category": "config-env", "kind": "ConfigMap",
                                                   "namespace": NAMESPACE, "name": "settings"}
-    assert seen["tools"] == [spec.name for spec in TOOL_SPECS]
+    assert list(seen["tools"]) == [spec.name for spec in TOOL_SPECS]
+    assert [name for name, read_only in seen["tools"].items() if read_only] == ["get_incident", "logs", "promql"]
     assert all(category in seen["instructions"] for category in CATEGORIES) and NAMESPACE in seen["instructions"]
     assert '"complaint": "settings look wrong"' in seen["incident"] and NAMESPACE in seen["incident"]
     assert seen["get"].content[0].text == "exit code 0\nfast" and not seen["get"].is_error

@@ -26,11 +26,12 @@ NULLABLE_STRING = {"type": ["string", "null"]}
 
 @dataclass(frozen=True)
 class ToolSpec:
-    """One tool: its name, what it does (for the model) and its parameters' JSON Schema."""
+    """One tool: its name, what it does (for the model), its parameters' JSON Schema, whether it only reads."""
 
     name: str
     description: str
     parameters: dict[str, Any]
+    read_only: bool = False
 
 
 def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
@@ -39,7 +40,7 @@ def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
 
 TOOL_SPECS: tuple[ToolSpec, ...] = (
     ToolSpec("get_incident", "The incident: the user's complaint, allowed namespaces, SLA, deadline, Prometheus URL.",
-             _object({}, [])),
+             _object({}, []), read_only=True),
     ToolSpec("kubectl", "Run kubectl with these arguments (no shell), e.g. [\"get\", \"pods\", \"-n\", \"shop\", "
              "\"-o\", \"wide\"]. Your identity may act only in the incident's namespaces. Returns the exit code, "
              "stdout and stderr.",
@@ -53,14 +54,14 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
                       "container": {"type": "string"},
                       "previous": {"type": "boolean", "description": "the previous (crashed) container's logs"},
                       "tail": {"type": "integer", "minimum": 1, "description": "last lines only (default 200)"}},
-                     ["namespace", "pod"])),
+                     ["namespace", "pod"]), read_only=True),
     ToolSpec("exec", "Run a command in a pod's container (kubectl exec, no shell unless you run one).",
              _object({"namespace": {"type": "string"}, "pod": {"type": "string"},
                       "command": {"type": "array", "items": {"type": "string"}, "minItems": 1},
                       "container": {"type": "string"}},
                      ["namespace", "pod", "command"])),
     ToolSpec("promql", "An instant PromQL query against the cluster's Prometheus; returns the result vector as JSON.",
-             _object({"query": {"type": "string"}}, ["query"])),
+             _object({"query": {"type": "string"}}, ["query"]), read_only=True),
     ToolSpec("submit_diagnosis", "Submit the diagnosis and end the incident: the root-cause category and the "
              "object at fault. Set escalate to true (category optional) to hand the incident to a human instead.",
              _object({"category": {"type": ["string", "null"], "enum": [*CATEGORIES, None],

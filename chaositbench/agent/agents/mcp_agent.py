@@ -7,7 +7,8 @@ printed to the agent's stderr and written to ``mcp-url`` next to the incident fi
 
 Offered: the tools of :mod:`.llm_tools` (``get_incident``, ``kubectl``, ``logs``, ``exec``,
 ``promql``, ``submit_diagnosis``), the incident as the resource ``chaositbench://incident``,
-and the briefing of :func:`.llm_tools.system_prompt` as the server's instructions.
+and the briefing of :func:`.llm_tools.system_prompt` as the server's instructions. Tools that
+only read (``get_incident``, ``logs``, ``promql``) carry the ``readOnlyHint`` annotation.
 
 The client: if ``CHAOSITBENCH_MCP_CLIENT`` holds a shell command, it is started once the server
 listens, with ``CHAOSITBENCH_MCP_URL`` in its environment; otherwise any client may connect to
@@ -45,8 +46,9 @@ def mcp_server(box: Toolbox, submitted: anyio.Event) -> Server[Any]:
     """An MCP server whose tools run through ``box``; ``submitted`` is set once a diagnosis is accepted."""
 
     async def list_tools(_ctx: Any, _params: Any) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=[types.Tool(name=spec.name, description=spec.description,
-                                                       input_schema=spec.parameters) for spec in TOOL_SPECS])
+        return types.ListToolsResult(tools=[types.Tool(
+            name=spec.name, description=spec.description, input_schema=spec.parameters,
+            annotations=types.ToolAnnotations(read_only_hint=spec.read_only)) for spec in TOOL_SPECS])
 
     async def call_tool(_ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         try:
