@@ -352,7 +352,7 @@ def result(journal: Journal, configuration: Configuration | None) -> dict[str, A
             "sla_s": facts.sla_s, "commands": len(commands), "trajectory": hand_over["trajectory"],
             "tool_use": scored.tool_use, "root_cause": {"gone": facts.root_cause_gone,
                                                         "still_showing": _run["root_cause_failures"]},
-            "outcome": hand_over.get("outcome")}
+            "outcome": hand_over.get("outcome"), "usage": hand_over.get("usage")}
 
 
 def summary(scored: dict[str, Any]) -> str:
