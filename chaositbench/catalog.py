@@ -69,6 +69,7 @@ class Fault:
     changes: tuple[dict[str, Any], ...]
     path: Path
     distractors: tuple[dict[str, Any], ...] = ()  # harmless failing objects created next to the fault
+    distractor_symptom: dict[str, Any] | None = None  # the check that proves the distractors are visible
 
     @property
     def no_fault(self) -> bool:
@@ -153,14 +154,20 @@ class _Validator:
         checked = tuple(self.change(c, f"changes[{i}]", namespaces) for i, c in enumerate(changes))
         distractors = self.get(doc, "", "distractors", list, False) or []
         noise = tuple(self.distractor(d, f"distractors[{i}]", namespaces) for i, d in enumerate(distractors))
-        symptom = self.symptom(self.get(doc, "", "symptom", dict))
+        symptom = self.symptom(self.get(doc, "", "symptom", dict), "symptom")
         if symptom["check"] == "none" and not no_fault:
             raise self.fail("symptom.check", f"none is only for a {NO_FAULT} entry: a fault must show")
+        shown = self.get(doc, "", "distractor_symptom", dict, False)
+        if (shown is None) != (not noise):
+            raise self.fail("distractor_symptom", "is required with distractors, and only with them")
+        if shown is not None and self.symptom(shown, "distractor_symptom")["check"] == "none":
+            raise self.fail("distractor_symptom.check", "must be a check that shows the distractors, not none")
         return Fault(id=fault, title=self.get(doc, "", "title", str), headline=self.get(doc, "", "headline", str),
                      family=self.get(doc, "", "family", str),
                      difficulty=difficulty, app=self.get(doc, "", "app", str), namespaces=tuple(namespaces),
                      complaint=self.get(doc, "", "complaint", str), sla_seconds=sla,
-                     symptom=symptom, ground_truth=truth, changes=checked, path=self.path, distractors=noise)
+                     symptom=symptom, ground_truth=truth, changes=checked, path=self.path, distractors=noise,
+                     distractor_symptom=shown)
 
     def ground_truth(self, doc: dict[str, Any]) -> GroundTruth:
         category = self.get(doc, "ground_truth", "category", str)
@@ -185,22 +192,22 @@ class _Validator:
                            alias_objects=tuple(self.ref(o, f"ground_truth.aliases.objects[{i}]")
                                                for i, o in enumerate(objects)))
 
-    def symptom(self, doc: dict[str, Any]) -> dict[str, Any]:
-        check = self.get(doc, "symptom", "check", str)
+    def symptom(self, doc: dict[str, Any], field: str) -> dict[str, Any]:
+        check = self.get(doc, field, "check", str)
         if check not in SYMPTOM_CHECKS:
-            raise self.fail("symptom.check", f"must be one of {', '.join(SYMPTOM_CHECKS)}, not {check!r}")
+            raise self.fail(f"{field}.check", f"must be one of {', '.join(SYMPTOM_CHECKS)}, not {check!r}")
         if check == "none":
             if len(doc) > 1:
-                raise self.fail("symptom", "check none takes no other field")
+                raise self.fail(field, "check none takes no other field")
         elif check == "node-condition":
-            self.node_selection(self.get(doc, "symptom", "node", dict), "symptom.node")
-            self.get(doc, "symptom", "type", str)
-            self.get(doc, "symptom", "status", str)
+            self.node_selection(self.get(doc, field, "node", dict), f"{field}.node")
+            self.get(doc, field, "type", str)
+            self.get(doc, field, "status", str)
         else:
-            self.get(doc, "symptom", "namespace", str)
-            self.get(doc, "symptom", "selector", str)
+            self.get(doc, field, "namespace", str)
+            self.get(doc, field, "selector", str)
             if check == "container-reason":
-                self.get(doc, "symptom", "reason", str)
+                self.get(doc, field, "reason", str)
         return doc
 
     def node_selection(self, doc: dict[str, Any], field: str) -> None:

@@ -207,6 +207,27 @@ def _catalog_with(tmp_path: Path, name: str, text: str) -> Path:
      r"bad\.yaml: field changes\[0\]\.patch: namespace 'kube-system' is not in the fault's namespaces"),
     ((DEFAULT_DIR / "netpol.yaml").read_text().replace("id: netpol", "id: bad").replace("type: json", "type: yaml"),
      r"bad\.yaml: field changes\[0\]\.patch\.type: must be one of strategic, merge, json"),
+    ((DEFAULT_DIR / "netpol.yaml").read_text().replace("id: netpol", "id: bad").split("changes:")[0] + "changes: []\n",
+     r"bad\.yaml: field changes: must not be empty \(only a no-fault entry changes nothing\)"),
+    ((DEFAULT_DIR / "netpol.yaml").read_text().replace("id: netpol", "id: bad")
+     .replace("symptom: {check: pods-not-ready, namespace: shop, selector: app.kubernetes.io/name=checkout}",
+              "symptom: {check: none}"),
+     r"bad\.yaml: field symptom\.check: none is only for a no-fault entry"),
+    ((DEFAULT_DIR / "no-fault-quiet.yaml").read_text().replace("id: no-fault-quiet", "id: bad")
+     .replace("changes: []", "changes:\n  - scale: {apiVersion: apps/v1, kind: Deployment, namespace: shop, "
+                             "name: checkout, replicas: 1}"),
+     r"bad\.yaml: field changes: must be empty when ground_truth\.category is no-fault"),
+    ((DEFAULT_DIR / "no-fault-quiet.yaml").read_text().replace("id: no-fault-quiet", "id: bad")
+     .replace("  category: no-fault\n", "  category: no-fault\n  object: {kind: Deployment, name: checkout}\n"),
+     r"bad\.yaml: field ground_truth\.object: must be left out when the category is no-fault"),
+    ((DEFAULT_DIR / "no-fault-noisy.yaml").read_text().replace("id: no-fault-noisy", "id: bad")
+     .replace("distractors:\n  - create:", "distractors:\n  - delete: {apiVersion: v1, kind: Pod, namespace: shop, "
+                                           "name: x}\n  - create:"),
+     r"bad\.yaml: field distractors\[0\]: must be a mapping with exactly create"),
+    ((DEFAULT_DIR / "no-fault-noisy.yaml").read_text().replace("id: no-fault-noisy", "id: bad")
+     .split("distractor_symptom:")[0] + "ground_truth:" + (DEFAULT_DIR / "no-fault-noisy.yaml").read_text()
+     .split("ground_truth:")[1],
+     r"bad\.yaml: field distractor_symptom: is required with distractors, and only with them"),
 ])
 def test_malformed_catalog_entries_are_refused_before_any_change(text: str, message: str, tmp_path: Path,
                                                                  cluster: tuple[Path, DynamicClient],
@@ -261,6 +282,24 @@ def test_node_changes_are_restored_exactly(tmp_path: Path, cluster: tuple[Path, 
     assert node_state(dynamic, "chaositbench-worker3") == before
     actions.remove_fault(configuration=configuration)
     assert node_state(dynamic, "chaositbench-worker3") == before
+
+
+def test_distractors_are_created_marked_shown_and_rolled_back(cluster: tuple[Path, DynamicClient],
+                                                             configuration: dict[str, Any]) -> None:
+    dynamic = cluster[1]
+    before = snapshot(dynamic)
+    record = actions.inject_fault("no-fault-noisy", configuration)
+    assert record["changes"] == [{"op": "create", "apiVersion": "v1", "kind": "Pod", "namespace": "shop",
+                                  "name": "debug-shell", "uid": record["changes"][0]["uid"], "distractor": True}]
+    assert record["ground_truth"]["category"] == "no-fault" and record["ground_truth"]["object"] is None
+    assert fault_symptom_visible("no-fault-noisy", 20, configuration), "the debug pod never crash-looped"
+    assert actions.remove_fault(configuration=configuration) == ["no-fault-noisy"]
+    pods = client.CoreV1Api(dynamic.client)
+    deadline = time.monotonic() + 30
+    while pods.list_namespaced_pod("shop", field_selector="metadata.name=debug-shell").items:
+        assert time.monotonic() < deadline, "the distractor pod was never deleted"
+        time.sleep(0.2)
+    assert snapshot(dynamic) == before
 
 
 def test_every_catalog_entry_validates() -> None:

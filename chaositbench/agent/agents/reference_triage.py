@@ -82,6 +82,7 @@ def assess(cluster: Cluster) -> Impact:
 def _read_slos(cluster: Cluster, impact: Impact) -> None:
     """Services missing their error or latency SLO; without a Prometheus nothing is judged."""
     if not cluster.tools.prometheus_url:
+        impact.slo_note = "there is no Prometheus to read the SLOs from"
         return
     namespaces = "|".join(cluster.namespaces)
     try:
@@ -130,7 +131,7 @@ def no_fault(incident: Incident, impact: Impact) -> Diagnosis:
     """The diagnosis when nothing is impacted: ``no-fault``, with the evidence; nothing was changed."""
     slo = (f"all {impact.slo_judged} services with traffic meet their SLOs over the last {WINDOW} "
            f"(5xx ratio <= {MAX_ERROR_RATIO}, p95 latency <= {MAX_P95_SECONDS}s)" if impact.slo_judged
-           else getattr(cluster, "tools_note", "no service traffic was visible in Prometheus"))
+           else impact.slo_note or "no service traffic was visible in Prometheus")
     return Diagnosis({"category": "no-fault", "kind": None, "namespace": None, "name": None},
                      f"Nothing is broken: every workload in {', '.join(incident.namespaces)} is available, no node is "
                      f"under pressure, and {slo}. Nothing was changed." + left_alone(impact))
