@@ -219,11 +219,13 @@ def test_every_other_scenario_with_noop_is_valid_not_resolved_and_its_root_cause
 @needs_prometheus
 @pytest.mark.parametrize("scenario", NO_FAULT)
 def test_a_no_fault_scenario_is_not_resolved_by_silence_nor_by_restarts(scenario: str, tmp_path: Path) -> None:
-    score, journal, _ = _run(tmp_path, ROOT / "experiments" / f"{scenario}.json", "noop")
+    (tmp_path / "noop").mkdir()
+    (tmp_path / "restart-all").mkdir()
+    score, journal, _ = _run(tmp_path / "noop", ROOT / "experiments" / f"{scenario}.json", "noop")
     assert score["valid"] is True and score["resolved"] is False and score["criteria"]["blast_radius"] == 1.0
     assert score["root_cause"]["gone"] is True  # nothing is broken, so its checks (the app is healthy) hold
     _rolled_back(journal, scenario)
-    score, _, _ = _run(tmp_path, ROOT / "experiments" / f"{scenario}.json", "restart-all")
+    score, _, _ = _run(tmp_path / "restart-all", ROOT / "experiments" / f"{scenario}.json", "restart-all")
     assert score["valid"] is True and score["resolved"] is False
     assert {c["type"] for c in score["blast_radius"]["collateral"]} == {"needless-restart"}
 
