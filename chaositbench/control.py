@@ -250,7 +250,8 @@ def blast_radius(baseline: dict[str, Any], handover: dict[str, Any], end: dict[s
 
     Objects: outside the fault's own objects, deleted, changed (restart annotations aside) or
     created since the baseline. The fault's ``distractors`` (harmless failing objects it created
-    next to the fault) are judged against the hand-over: deleting or changing one is collateral. Workloads: fewer replicas than the baseline, or fewer available
+    next to the fault) are judged against the hand-over: deleting or changing one is collateral.
+    Workloads: fewer replicas than the baseline, or fewer available
     than both the baseline and the hand-over had. SLOs: services within bounds at the hand-over
     and out of them at the end (a service with no traffic in the window is not judged). Restarts: pods of workloads healthy at the hand-over that were
     restarted or replaced since (one item per workload). Availability, SLO and restart damage is
