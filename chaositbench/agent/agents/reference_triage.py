@@ -3,7 +3,8 @@
 The agent looks at what a complaint can be about, from evidence only:
 
 - **workloads** (Deployments, StatefulSets) of the incident's namespaces with fewer ready replicas
-  than they want;
+  than they want, and **Services** whose selector matches no ready pod (a workload scaled to zero
+  is "available", its Service is not);
 - **nodes** with a pressure condition (memory, disk, PID);
 - **services** of those namespaces missing the agent's SLOs in Prometheus over the last minute:
   more than 1% of requests answered with a 5xx, or a 95th percentile latency above 500 ms.
@@ -67,6 +68,9 @@ class Impact:
 def assess(cluster: Cluster) -> Impact:
     """The impact seen in the survey and in Prometheus; the bystander pods are set aside from the survey."""
     impact = Impact(unavailable=[f"{kind} {namespace}/{name}" for kind, namespace, name in cluster.unavailable_workloads()])
+    impact.unavailable += [f"Service {s['metadata']['namespace']}/{s['metadata']['name']} (no ready endpoints)"
+                           for s in cluster.of_kind("Service") if (s.get("spec") or {}).get("selector")
+                           and not any(_ready(p) for p in cluster.pods_of(s))]
     for node in cluster.nodes:
         impact.pressured += [f"{node['metadata']['name']} {c['type']}"
                              for c in (node.get("status") or {}).get("conditions") or []
@@ -104,6 +108,10 @@ def _is_bystander(cluster: Cluster, pod: Obj) -> bool:
     if any(o["kind"] in WORKLOAD_OWNERS for o in owners):
         return False
     return not any(any(p is pod for p in cluster.pods_of(s)) for s in cluster.of_kind("Service"))
+
+
+def _ready(pod: Obj) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in (pod.get("status") or {}).get("conditions") or [])
 
 
 def _trouble(pod: Obj) -> str:
