@@ -131,7 +131,8 @@ class _Session:
 
     def delete(self, api_version: str, kind: str, namespace: str, name: str, uid: str | None = None) -> None:
         self.target.check_write(kind, namespace, name)
-        body = {"preconditions": {"uid": uid}} if uid else None
+        # Background: a Job's API default is to orphan its pods; a rollback must take them along
+        body: dict[str, Any] = {"propagationPolicy": "Background", **({"preconditions": {"uid": uid}} if uid else {})}
         try:
             self.resource(api_version, kind).delete(name=name, namespace=namespace, body=body)
         except NotFoundError:

@@ -284,20 +284,25 @@ def test_node_changes_are_restored_exactly(tmp_path: Path, cluster: tuple[Path, 
     assert node_state(dynamic, "chaositbench-worker3") == before
 
 
-def test_distractors_are_created_marked_shown_and_rolled_back(cluster: tuple[Path, DynamicClient],
-                                                             configuration: dict[str, Any]) -> None:
+@pytest.mark.parametrize("fault", ["no-fault-noisy", "wrong-env-distractor"])
+def test_distractors_are_created_marked_shown_and_rolled_back_with_their_pods(
+        fault: str, cluster: tuple[Path, DynamicClient], configuration: dict[str, Any]) -> None:
     dynamic = cluster[1]
+    entry = load_fault(fault)
     before = snapshot(dynamic)
-    record = actions.inject_fault("no-fault-noisy", configuration)
-    assert record["changes"] == [{"op": "create", "apiVersion": "v1", "kind": "Pod", "namespace": "shop",
-                                  "name": "debug-shell", "uid": record["changes"][0]["uid"], "distractor": True}]
-    assert record["ground_truth"]["category"] == "no-fault" and record["ground_truth"]["object"] is None
-    assert fault_symptom_visible("no-fault-noisy", 20, configuration), "the debug pod never crash-looped"
-    assert actions.remove_fault(configuration=configuration) == ["no-fault-noisy"]
+    record = actions.inject_fault(fault, configuration)
+    (manifest,) = [d["create"]["manifest"] for d in entry.distractors]
+    assert [(c["kind"], c["name"]) for c in record["changes"] if c.get("distractor")] == [
+        (manifest["kind"], manifest["metadata"]["name"])]
+    assert len(record["changes"]) == len(entry.changes) + 1
+    assert (record["ground_truth"]["object"] is None) == entry.no_fault
+    assert fault_symptom_visible(fault, 30, configuration), f"the distractor of {fault} never showed"
+    assert actions.remove_fault(configuration=configuration) == [fault]
     pods = client.CoreV1Api(dynamic.client)
+    namespace, selector = entry.distractor_symptom["namespace"], entry.distractor_symptom["selector"]
     deadline = time.monotonic() + 30
-    while pods.list_namespaced_pod("shop", field_selector="metadata.name=debug-shell").items:
-        assert time.monotonic() < deadline, "the distractor pod was never deleted"
+    while pods.list_namespaced_pod(namespace, label_selector=selector).items:  # a Job's pods go with it
+        assert time.monotonic() < deadline, f"the pods of {fault}'s distractor were left behind"
         time.sleep(0.2)
     assert snapshot(dynamic) == before
 
