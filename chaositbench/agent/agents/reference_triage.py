@@ -40,6 +40,8 @@ ERRORS = ('sum by (namespace, service) (rate(http_requests_total{{namespace=~"{n
           ' / sum by (namespace, service) (rate(http_requests_total{{namespace=~"{ns}"}}[{w}])) > {max}')
 LATENCY = ('histogram_quantile(0.95, sum by (namespace, service, le) '
            '(rate(http_request_duration_seconds_bucket{{namespace=~"{ns}"}}[{w}]))) > {max}')
+#: (what, PromQL of the series beyond the limit, limit)
+SLOS = (("5xx ratio", ERRORS, MAX_ERROR_RATIO), ("p95 latency", LATENCY, MAX_P95_SECONDS))
 TRAFFIC = 'sum by (namespace, service) (rate(http_requests_total{{namespace=~"{ns}"}}[{w}]))'
 
 
@@ -67,7 +69,8 @@ class Impact:
 
 def assess(cluster: Cluster) -> Impact:
     """The impact seen in the survey and in Prometheus; the bystander pods are set aside from the survey."""
-    impact = Impact(unavailable=[f"{kind} {namespace}/{name}" for kind, namespace, name in cluster.unavailable_workloads()])
+    impact = Impact()
+    impact.unavailable = [f"{kind} {namespace}/{name}" for kind, namespace, name in cluster.unavailable_workloads()]
     impact.unavailable += [f"Service {s['metadata']['namespace']}/{s['metadata']['name']} (no ready endpoints)"
                            for s in cluster.of_kind("Service") if (s.get("spec") or {}).get("selector")
                            and not any(_ready(p) for p in cluster.pods_of(s))]
@@ -76,10 +79,10 @@ def assess(cluster: Cluster) -> Impact:
                              for c in (node.get("status") or {}).get("conditions") or []
                              if c["type"] in PRESSURE_CONDITIONS and c["status"] == "True"]
     _read_slos(cluster, impact)
-    bystanders = [p for p in cluster.of_kind("Pod") if _is_bystander(cluster, p)]
-    impact.bystanders = [f"Pod {p['metadata']['namespace']}/{p['metadata']['name']} ({_trouble(p)})"
-                         for p in bystanders if _trouble(p)]
-    cluster.items = [i for i in cluster.items if not any(i is p for p in bystanders)]
+    bystanders = {id(p): p for p in cluster.of_kind("Pod") if _is_bystander(cluster, p)}
+    impact.bystanders = [f"Pod {p['metadata']['namespace']}/{p['metadata']['name']} ({trouble})"
+                         for p in bystanders.values() if (trouble := _trouble(p))]
+    cluster.items = [i for i in cluster.items if id(i) not in bystanders]
     return impact
 
 
@@ -91,7 +94,7 @@ def _read_slos(cluster: Cluster, impact: Impact) -> None:
     namespaces = "|".join(cluster.namespaces)
     try:
         impact.slo_judged = len(cluster.tools.promql(TRAFFIC.format(ns=namespaces, w=WINDOW)))
-        for label, template, limit in (("5xx ratio", ERRORS, MAX_ERROR_RATIO), ("p95 latency", LATENCY, MAX_P95_SECONDS)):
+        for label, template, limit in SLOS:
             for series in cluster.tools.promql(template.format(ns=namespaces, w=WINDOW, max=limit)):
                 metric = series.get("metric") or {}
                 impact.slo_breaches.append(f"{metric.get('namespace')}/{metric.get('service')} {label} "
@@ -111,7 +114,8 @@ def _is_bystander(cluster: Cluster, pod: Obj) -> bool:
 
 
 def _ready(pod: Obj) -> bool:
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in (pod.get("status") or {}).get("conditions") or [])
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
 def _trouble(pod: Obj) -> str:
