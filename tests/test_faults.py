@@ -276,3 +276,24 @@ def test_chaos_discover_lists_the_fault_activities() -> None:
     assert {("inject_fault", "action", "chaositbench.actions"), ("remove_fault", "action", "chaositbench.actions"),
             ("restore_cluster", "action", "chaositbench.actions"),
             ("fault_symptom_visible", "probe", "chaositbench.fault_probes")} <= activities
+
+
+def test_a_node_change_of_every_matching_node_cordons_them_and_names_each_as_the_root_cause(
+        cluster: tuple[Path, DynamicClient], configuration: dict[str, Any]) -> None:
+    dynamic = cluster[1]
+    workers = ["chaositbench-worker", "chaositbench-worker2", "chaositbench-worker3"]
+    before = {name: node_state(dynamic, name) for name in workers}
+    record = actions.inject_fault("node-cordoned", configuration)
+    assert [c["name"] for c in record["changes"] if c["op"] == "node"] == workers
+    assert record["ground_truth"]["object"]["name"] == workers[0]
+    assert [o["name"] for o in record["ground_truth"]["aliases"]["objects"]] == workers[1:]
+    for name in workers:
+        assert read(dynamic, "v1", "Node", None, name)["spec"]["unschedulable"] is True
+    assert not read(dynamic, "v1", "Node", None, "chaositbench-control-plane")["spec"].get("unschedulable")
+    actions.remove_fault(configuration=configuration)
+    for name in workers:
+        assert not read(dynamic, "v1", "Node", None, name)["spec"].get("unschedulable")
+    deadline = time.monotonic() + 20  # the node lifecycle controller takes the unschedulable taint off again
+    while any(node_state(dynamic, name) != before[name] for name in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert {name: node_state(dynamic, name) for name in workers} == before
