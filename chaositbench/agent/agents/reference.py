@@ -7,6 +7,13 @@ It knows nothing of the scenario: everything comes from its tools in the inciden
 2. **Classify**, most fundamental cause first:
    - a node under Disk/Memory pressure with the simulated kubelet's node-usage annotation
      (``chaositbench.io/node-disk-used`` / ``-memory-used``) → remove it → ``node-pressure``;
+   - pods the scheduler leaves Pending, or that their controller cannot create (``FailedCreate``), and
+     Deployments scaled to 0 under a Service (``reference_capacity``): requests beyond every node's
+     allocatable or a nodeSelector no node has → ``rollout undo`` when the previous revision differs
+     only there → ``resource-limits`` / ``node-scheduling``; nodes cordoned though healthy → uncordon →
+     ``node-scheduling``; a ResourceQuota (``exceeded quota``) or LimitRange (``maximum ... per
+     Container``) that forbids the pods → sized to the workload → ``quota``; a Deployment at 0 →
+     back to the replicas its last scale-down event (or the monitoring) shows → ``scaling``;
    - containers last terminated ``OOMKilled`` → double the memory limit of the owning workload
      → ``resource-limits``;
    - crash-looping containers whose previous log has ``FATAL: NAME="v" is not one of [...]`` (or
