@@ -160,6 +160,13 @@ def test_scaling_the_faulty_deployment_to_zero_is_never_intact() -> None:
     assert [(c.type, c.subject) for c in collateral] == [("workload-degraded", "Deployment payments/payment")]
 
 
+def test_a_workload_the_fault_scaled_down_is_not_the_agents_collateral_but_not_intact() -> None:
+    baseline, handover, end = _state(2, 2), _state(0, 0), _state(0, 0)
+    collateral, intact, _ = blast_radius(baseline, handover, end, {"Deployment payments/payment"}, {"min": 0.99},
+                                         agent_acted=False)
+    assert collateral == [] and not intact
+
+
 def test_an_object_the_fault_created_is_not_the_agents_collateral() -> None:
     state = _state(2, 2)
     end = _state(2, 2)

@@ -115,8 +115,8 @@ def _uncordon(cluster: base.Cluster, workload: Workload, message: str) -> base.F
 def _unmatched_selector(cluster: base.Cluster, workload: Workload, message: str) -> base.Finding:
     """Put back the previous revision when it differs only in placement, else drop the selector keys no node has."""
     kind, namespace, name = workload
-    template = (cluster.get(kind, namespace, name) or {})["spec"]["template"]
-    selector = template["spec"].get("nodeSelector") or {}
+    selector = (cluster.get(kind, namespace, name) or {}).get("spec", {}).get("template", {}).get("spec", {}).get(
+        "nodeSelector") or {}
     unmatched = sorted(key for key, value in selector.items()
                        if not any((n["metadata"].get("labels") or {}).get(key) == value for n in cluster.nodes))
     what = (f"{_name(workload)} pods are Pending: no node matches its placement"
@@ -145,7 +145,7 @@ def _oversized_request(cluster: base.Cluster, workload: Workload, pod: Obj, reso
     kind, namespace, name = workload
     what = (f"{_name(workload)} pods are Pending ({message.split(' preemption:')[0]}): they request "
             f"{_show(resource, requested)} of {resource}, more than any node's allocatable ({_show(resource, largest)})")
-    if _undo_if_only(cluster, workload, lambda spec: [c.pop("resources", None) for c in spec["containers"]]):
+    if _undo_if_only(cluster, workload, _drop_resources):
         return base.Finding("resource-limits", kind, namespace, name,
                             f"{what}. Fix: rolled back to the previous revision, which differs only in its "
                             "resources.", _awaited(cluster, workload))
@@ -265,6 +265,11 @@ def _undo_if_only(cluster: base.Cluster, workload: Workload, strip: Callable[[Ob
 def _drop(spec: Obj, *fields: str) -> None:
     for key in fields:
         spec.pop(key, None)
+
+
+def _drop_resources(spec: Obj) -> None:
+    for container in spec["containers"]:
+        container.pop("resources", None)
 
 
 def _healthy(node: Obj) -> bool:
