@@ -144,7 +144,8 @@ def _oversized_request(cluster: base.Cluster, workload: Workload, pod: Obj, reso
         return None
     kind, namespace, name = workload
     what = (f"{_name(workload)} pods are Pending ({message.split(' preemption:')[0]}): they request "
-            f"{_show(resource, requested)} of {resource}, more than any node's allocatable ({_show(resource, largest)})")
+            f"{_show(resource, requested)} of {resource}, more than any node's allocatable "
+            f"({_show(resource, largest)})")
     if _undo_if_only(cluster, workload, _drop_resources):
         return base.Finding("resource-limits", kind, namespace, name,
                             f"{what}. Fix: rolled back to the previous revision, which differs only in its "
