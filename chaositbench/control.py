@@ -29,6 +29,7 @@ from kubernetes.dynamic import DynamicClient
 
 from . import target as targets
 from .catalog import load_fault
+from .experiment import fault_of
 from .faults import DECLARED_KINDS, normalized, read_record, run_dir
 from .probes import (BASELINE_FILE, catalog_entry, failed_root_cause_checks, slo_values, unhealthy_workloads,
                      within, workload_state)
@@ -53,15 +54,6 @@ RESTART_ANNOTATIONS = ("kubectl.kubernetes.io/restartedAt",)
 INTACT_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "NetworkPolicy")
 
 _run: dict[str, Any] = {}
-
-
-def _fault_of(experiment: Experiment) -> str | None:
-    """The fault the experiment injects (the first ``inject_fault`` of its method)."""
-    for activity in experiment.get("method") or []:
-        provider = activity.get("provider") or {}
-        if provider.get("func") == "inject_fault":
-            return (provider.get("arguments") or {}).get("fault")
-    return None
 
 
 def _object_key(kind: str, namespace: str | None, name: str) -> str:
@@ -139,7 +131,7 @@ def before_experiment_control(context: Experiment, configuration: Configuration 
     """
     _run.clear()
     _run["started"] = time.monotonic()
-    fault = _fault_of(context)
+    fault = fault_of(context)
     directory = run_dir(configuration)
     _run.update(fault=fault, run_dir=directory)
     try:
@@ -365,7 +357,7 @@ def result(journal: Journal, configuration: Configuration | None) -> dict[str, A
             "sla_s": facts.sla_s, "commands": len(commands), "trajectory": hand_over["trajectory"],
             "tool_use": scored.tool_use, "root_cause": {"gone": facts.root_cause_gone,
                                                         "still_showing": _run["root_cause_failures"]},
-            "outcome": hand_over.get("outcome")}
+            "outcome": hand_over.get("outcome"), "usage": hand_over.get("usage")}
 
 
 def summary(scored: dict[str, Any]) -> str:

@@ -34,6 +34,15 @@ def _python(module: str, func: str, arguments: dict[str, Any] | None = None) -> 
     return provider
 
 
+def fault_of(experiment: dict[str, Any]) -> str | None:
+    """The fault an experiment injects: the ``fault`` argument of the first ``inject_fault`` of its method."""
+    for activity in experiment.get("method") or []:
+        provider = activity.get("provider") or {}
+        if provider.get("func") == "inject_fault":
+            return (provider.get("arguments") or {}).get("fault")
+    return None
+
+
 def render(fault: Fault) -> dict[str, Any]:
     """The Chaos Toolkit experiment of ``fault`` (a JSON-ready mapping)."""
     return {

@@ -15,7 +15,7 @@ import select
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 import yaml
@@ -28,6 +28,7 @@ from chaositbench.sim.controllers.kubelet_runtime import ContainerContext
 from chaositbench.sim.controllers.kubelet_status import ProbeState
 from chaositbench.sim.server import SimServer
 from workload_harness import MiniCluster
+from polling import eventually
 
 NEEDS = "chaositbench.io/needs"
 
@@ -51,17 +52,6 @@ def ns(kube: Kubectl, request: pytest.FixtureRequest) -> str:
     name = request.node.name.removeprefix("test_").replace("_", "-")[:40].rstrip("-")
     kube("create", "namespace", name)
     return name
-
-
-def eventually(check: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 def rows(kube: Kubectl, ns: str, *selector: str) -> list[dict[str, str]]:
