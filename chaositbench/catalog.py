@@ -23,7 +23,7 @@ PATCH_TYPES = {"strategic": "application/strategic-merge-patch+json",
                "merge": "application/merge-patch+json",
                "json": "application/json-patch+json"}
 CHANGE_OPS = ("create", "patch", "delete", "scale", "node")
-SYMPTOM_CHECKS = ("pods-not-ready", "container-reason", "node-condition", "none")
+SYMPTOM_CHECKS = ("pods-not-ready", "container-reason", "node-condition", "event", "none")
 #: the ground-truth category of a scenario where nothing is broken
 NO_FAULT = "no-fault"
 
@@ -203,6 +203,10 @@ class _Validator:
             self.node_selection(self.get(doc, field, "node", dict), f"{field}.node")
             self.get(doc, field, "type", str)
             self.get(doc, field, "status", str)
+        elif check == "event":
+            self.get(doc, field, "namespace", str)
+            self.get(doc, field, "reason", str)
+            self.get(doc, field, "message", str, False)
         else:
             self.get(doc, field, "namespace", str)
             self.get(doc, field, "selector", str)
@@ -216,6 +220,7 @@ class _Validator:
                                    "(namespace and selector of a pod whose node is meant)")
         if "labels" in doc:
             self.get(doc, field, "labels", str)
+            self.get(doc, field, "all", bool, False)
         else:
             pod = self.get(doc, field, "pod", dict)
             self.get(pod, f"{field}.pod", "namespace", str)
@@ -236,13 +241,16 @@ class _Validator:
             raise self.fail(where, "must be a mapping")
         if op == "node":
             self.node_selection(self.get(body, where, "select", dict), f"{where}.select")
-            for key, kind in (("conditions", list), ("taints", list), ("labels", dict), ("annotations", dict)):
+            for key, kind in (("conditions", list), ("taints", list), ("labels", dict), ("annotations", dict),
+                              ("unschedulable", bool)):
                 self.get(body, where, key, kind, False)
             for i, cond in enumerate(body.get("conditions") or []):
                 for key in ("type", "status"):
                     self.get(cond, f"{where}.conditions[{i}]", key, str)
-            if not any(body.get(k) for k in ("conditions", "taints", "labels", "annotations")):
-                raise self.fail(where, "changes nothing (give conditions, taints, labels or annotations)")
+            if not any(body.get(k) for k in ("conditions", "taints", "labels", "annotations")) \
+                    and "unschedulable" not in body:
+                raise self.fail(where, "changes nothing (give conditions, taints, labels, annotations or "
+                                       "unschedulable)")
             return doc
         if op == "create":
             manifest = self.get(body, where, "manifest", dict)

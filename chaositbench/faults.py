@@ -8,8 +8,9 @@ Every write is recorded, before it is made, in the run record ``<run_dir>/faults
 
 An entry is ``{"op": "create", "apiVersion", "kind", "namespace", "name", "uid"}``, or
 ``{"op": "patch" | "delete", ..., "before": <object>}`` (the full prior object), or
-``{"op": "node", "name", "before": {"labels", "annotations", "taints", "conditions"}}``; the
-entries of the catalog's ``distractors`` (always creates) come last, marked ``"distractor": true``.
+``{"op": "node", "name", "before": {"labels", "annotations", "taints", "unschedulable", "conditions"}}``
+(one entry per node a ``node`` change selected); the entries of the catalog's ``distractors``
+(always creates) come last, marked ``"distractor": true``.
 ``baseline`` is every declared object of the fault's namespaces before the fault, which
 ``restore_cluster`` puts back (undoing what an agent changed too). Because the record is a
 file, rollback also works from another process given the same run directory.
@@ -157,6 +158,16 @@ def node_for(core: client.CoreV1Api, select: dict[str, Any]) -> str:
     return pods[0][1]
 
 
+def nodes_for(core: client.CoreV1Api, select: dict[str, Any]) -> list[str]:
+    """The nodes a catalog ``select`` means: with ``all``, every node matching ``labels`` (by name), else one."""
+    if not select.get("all"):
+        return [node_for(core, select)]
+    nodes = sorted(n.metadata.name for n in core.list_node(label_selector=select["labels"]).items)
+    if not nodes:
+        raise ActivityFailed(f"no node matches the label selector {select['labels']!r}")
+    return nodes
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -218,9 +229,11 @@ def _reason(exc: Exception) -> str:
 
 
 def _ground_truth(fault: Fault, entries: list[dict[str, Any]]) -> dict[str, Any]:
-    """The fault's ground truth as JSON, ``{node}`` replaced by the node the fault changed."""
+    """The fault's ground truth as JSON, ``{node}`` replaced by the (first) node the fault changed; when it
+    changed several, the root-cause object named ``{node}`` may be any of them (the others become aliases)."""
     truth = fault.ground_truth
-    node = next((e["name"] for e in entries if e["op"] == "node"), None)
+    nodes = [e["name"] for e in entries if e["op"] == "node"]
+    node = nodes[0] if nodes else None
 
     def fill(text: str) -> str:
         return text.replace("{node}", node) if node else text
@@ -229,7 +242,10 @@ def _ground_truth(fault: Fault, entries: list[dict[str, Any]]) -> dict[str, Any]
         return None if obj is None else {**obj.to_json(), "name": fill(obj.name)}
     return {"category": truth.category, "object": ref(truth.object),
             "propagation": [fill(step) for step in truth.propagation],
-            "aliases": {"categories": list(truth.alias_categories), "objects": [ref(o) for o in truth.alias_objects]}}
+            "aliases": {"categories": list(truth.alias_categories),
+                        "objects": [ref(o) for o in truth.alias_objects]
+                        + [{**truth.object.to_json(), "name": truth.object.name.replace("{node}", other)}
+                           for other in nodes[1:] if truth.object is not None and "{node}" in truth.object.name]}}
 
 
 def _apply(session: _Session, fault: Fault, change: dict[str, Any], entries: list[dict[str, Any]],
@@ -266,7 +282,12 @@ def _apply(session: _Session, fault: Fault, change: dict[str, Any], entries: lis
 
 def _apply_node(session: _Session, body: dict[str, Any], entries: list[dict[str, Any]],
                 save: Callable[[], None]) -> None:
-    name = node_for(session.core, body["select"])
+    for name in nodes_for(session.core, body["select"]):
+        _change_node(session, name, body, entries, save)
+
+
+def _change_node(session: _Session, name: str, body: dict[str, Any], entries: list[dict[str, Any]],
+                 save: Callable[[], None]) -> None:
     session.target.check_write("Node", None, name)
     node = session.read("v1", "Node", None, name) or {}
     types = [c["type"] for c in body.get("conditions") or []]
@@ -277,6 +298,8 @@ def _apply_node(session: _Session, body: dict[str, Any], entries: list[dict[str,
             before[key] = node["metadata"].get(key)
     if body.get("taints"):
         before["taints"] = node["spec"].get("taints")
+    if "unschedulable" in body:
+        before["unschedulable"] = node["spec"].get("unschedulable")
     entries.append({"op": "node", "name": name, "before": before})
     save()
     patch = [{"op": "add", "path": f"/metadata/{key}", "value": {**(before[key] or {}), **body[key]}}
@@ -285,6 +308,8 @@ def _apply_node(session: _Session, body: dict[str, Any], entries: list[dict[str,
         added = {(t["key"], t["effect"]) for t in body["taints"]}
         kept = [t for t in before["taints"] or [] if (t["key"], t.get("effect")) not in added]
         patch.append({"op": "add", "path": "/spec/taints", "value": kept + body["taints"]})
+    if "unschedulable" in before:  # a cordon (the node lifecycle controller adds the unschedulable taint)
+        patch.append({"op": "add", "path": "/spec/unschedulable", "value": body["unschedulable"]})
     if patch:
         session.core.patch_node(name, patch)
     if types:
@@ -313,8 +338,9 @@ def _undo_node(session: _Session, entry: dict[str, Any]) -> None:
     session.target.check_write("Node", None, name)
     node = session.read("v1", "Node", None, name) or {}
     current = {"labels": node["metadata"].get("labels"), "annotations": node["metadata"].get("annotations"),
-               "taints": node["spec"].get("taints")}
-    paths = {"labels": "/metadata/labels", "annotations": "/metadata/annotations", "taints": "/spec/taints"}
+               "taints": node["spec"].get("taints"), "unschedulable": node["spec"].get("unschedulable")}
+    paths = {"labels": "/metadata/labels", "annotations": "/metadata/annotations", "taints": "/spec/taints",
+             "unschedulable": "/spec/unschedulable"}
     patch = [{"op": "remove", "path": paths[key]} if before[key] is None else
              {"op": "add", "path": paths[key], "value": before[key]}
              for key in paths if key in before and current[key] != before[key]]

@@ -190,7 +190,7 @@ def values_at(obj: Any, path: list[Any]) -> list[Any]:
 
 
 def expectation_met(value: Any, expect: dict[str, Any]) -> bool:
-    """Whether ``value`` meets one ``expect`` entry (``equals``, ``one_of`` or ``above`` a quantity).
+    """Whether ``value`` meets one ``expect`` entry (``equals``, ``one_of``, ``above`` or ``below`` a quantity).
 
     (``none_of`` is judged on all the values at a path at once: none of them may be listed.)
     """
@@ -202,7 +202,9 @@ def expectation_met(value: Any, expect: dict[str, Any]) -> bool:
         return value in expect["one_of"]
     if "above" in expect:
         return parse_quantity(str(value)) > parse_quantity(str(expect["above"]))
-    raise ActivityFailed(f"expectation {expect!r} needs one of equals, one_of or above")
+    if "below" in expect:
+        return parse_quantity(str(value)) < parse_quantity(str(expect["below"]))
+    raise ActivityFailed(f"expectation {expect!r} needs one of equals, one_of, above or below")
 
 
 def failed_root_cause_checks(fault: str, configuration: Configuration | None = None,

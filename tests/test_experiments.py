@@ -134,6 +134,7 @@ def test_field_paths_and_expectations() -> None:
     assert values_at(deployment, ["spec", "template", "spec", "containers", "*", "name"]) == ["sidecar", "app"]
     (memory,) = values_at(deployment, [*containers, "resources", "limits", "memory"])
     assert expectation_met(memory, {"above": "64Mi"}) and not expectation_met("48Mi", {"above": "64Mi"})
+    assert expectation_met(memory, {"below": "15Gi"}) and not expectation_met("24Gi", {"below": "15Gi"})
     assert expectation_met("live", {"one_of": ["live", "sandbox"]}) and not expectation_met(None, {"equals": "x"})
     policy = {"spec": {"ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": n}}}
                                              for n in ("payments-internal", "shop")]}]}}
@@ -158,6 +159,25 @@ def test_scaling_the_faulty_deployment_to_zero_is_never_intact() -> None:
                                                agent_acted=True)
     assert not intact and changed
     assert [(c.type, c.subject) for c in collateral] == [("workload-degraded", "Deployment payments/payment")]
+
+
+def test_a_workload_the_fault_scaled_down_is_not_the_agents_collateral_but_not_intact() -> None:
+    baseline, handover, end = _state(2, 2), _state(0, 0), _state(0, 0)
+    collateral, intact, _ = blast_radius(baseline, handover, end, {"Deployment payments/payment"}, {"min": 0.99},
+                                         agent_acted=False)
+    assert collateral == [] and not intact
+
+
+def test_an_object_the_fault_created_is_not_the_agents_collateral() -> None:
+    state = _state(2, 2)
+    end = _state(2, 2)
+    end["objects"]["ResourceQuota payments/compute"] = {"apiVersion": "v1", "kind": "ResourceQuota"}
+    end["objects"]["ConfigMap payments/extra"] = {"apiVersion": "v1", "kind": "ConfigMap"}
+    collateral, _, changed = blast_radius(state, state, end, {"ResourceQuota payments/compute"}, {"min": 0.99},
+                                          agent_acted=True)
+    assert changed
+    assert [(c.type, c.subject, c.detail) for c in collateral] == [("object-changed", "ConfigMap payments/extra",
+                                                                    "created")]
 
 
 def test_restarting_a_healthy_workload_is_a_needless_restart_not_a_changed_object() -> None:

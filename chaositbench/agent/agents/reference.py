@@ -11,6 +11,13 @@ It knows nothing of the scenario: everything comes from its tools in the inciden
 3. **Classify**, most fundamental cause first:
    - a node under Disk/Memory pressure with the simulated kubelet's node-usage annotation
      (``chaositbench.io/node-disk-used`` / ``-memory-used``) → remove it → ``node-pressure``;
+   - pods the scheduler leaves Pending, or that their controller cannot create (``FailedCreate``), and
+     Deployments scaled to 0 under a Service (``reference_capacity``): requests beyond every node's
+     allocatable or a nodeSelector no node has → ``rollout undo`` when the previous revision differs
+     only there → ``resource-limits`` / ``node-scheduling``; nodes cordoned though healthy → uncordon →
+     ``node-scheduling``; a ResourceQuota (``exceeded quota``) or LimitRange (``maximum ... per
+     Container``) that forbids the pods → sized to the workload → ``quota``; a Deployment at 0 →
+     back to the replicas its last scale-down event (or the monitoring) shows → ``scaling``;
    - containers last terminated ``OOMKilled`` → double the memory limit of the owning workload
      → ``resource-limits``;
    - crash-looping containers whose previous log has ``FATAL: NAME="v" is not one of [...]`` (or
@@ -39,6 +46,7 @@ from typing import Any, Callable
 
 from ..protocol import Diagnosis, Incident
 from ..tools import Tools
+from . import reference_capacity as capacity
 from . import reference_triage as triage
 from .reference_netpol import Endpoint, find_blocker
 
@@ -164,6 +172,17 @@ class Cluster:
                 for w in self.of_kind("Deployment") + self.of_kind("StatefulSet")
                 if (w.get("status") or {}).get("readyReplicas", 0) < (w.get("spec") or {}).get("replicas", 1)]
 
+    def revision_sets(self, workload: tuple[str, str, str]) -> list[Obj]:
+        """The ReplicaSets of a Deployment, newest revision first (none for other kinds)."""
+        kind, namespace, name = workload
+        if kind != "Deployment":
+            return []
+        owned = [rs for rs in self.of_kind("ReplicaSet", namespace)
+                 if any(o["kind"] == "Deployment" and o["name"] == name
+                        for o in rs["metadata"].get("ownerReferences") or [])]
+        revision = lambda rs: int((rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", 0))
+        return sorted(owned, key=revision, reverse=True)
+
     def live_pods(self) -> list[Obj]:
         return [p for p in self.of_kind("Pod") if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
 
@@ -200,7 +219,8 @@ class ReferenceAgent:
 
     def _investigations(self) -> list[Callable[[Cluster], Finding | None]]:
         """Most fundamental first; a pressure condition whose cause is not visible is the last resort."""
-        return [lambda cluster: self._node_pressure(cluster, knob=True), self._oom_killed, self._bad_env,
+        return [lambda cluster: self._node_pressure(cluster, knob=True),
+                capacity.unschedulable, capacity.rejected, capacity.scaled_to_zero, self._oom_killed, self._bad_env,
                 self._blocked_dependency, lambda cluster: self._node_pressure(cluster, knob=False)]
 
     # -- node pressure ---------------------------------------------------------------------------
@@ -352,14 +372,8 @@ class ReferenceAgent:
         return values
 
     def _revisions(self, cluster: Cluster, workload: tuple[str, str, str]) -> list[tuple[str, Obj]]:
-        kind, namespace, name = workload
-        if kind != "Deployment":
-            return []
-        owned = [rs for rs in cluster.of_kind("ReplicaSet", namespace)
-                 if any(o["kind"] == "Deployment" and o["name"] == name
-                        for o in rs["metadata"].get("ownerReferences") or [])]
-        revision = lambda rs: int((rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", 0))
-        return [(str(revision(rs)), rs["spec"]["template"]) for rs in sorted(owned, key=revision, reverse=True)]
+        return [((rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", "0"),
+                 rs["spec"]["template"]) for rs in cluster.revision_sets(workload)]
 
     # -- blocked dependency ------------------------------------------------------------------------
 
