@@ -9,10 +9,22 @@ It knows nothing of the scenario: everything comes from its tools in the inciden
      (``chaositbench.io/node-disk-used`` / ``-memory-used``) → remove it → ``node-pressure``;
    - containers last terminated ``OOMKilled`` → double the memory limit of the owning workload
      → ``resource-limits``;
+   - containers waiting in ``ErrImagePull``/``ImagePullBackOff`` → the earlier revision's image
+     (``rollout undo``, or ``set image`` when the release changed more) → ``image``
+     (:mod:`.reference_image`);
+   - containers waiting in ``CreateContainerConfigError`` (a missing ConfigMap/Secret or key) → undo
+     the change that broke the reference, or copy what is missing from the same object of another
+     allowed namespace → ``config-missing`` (:mod:`.reference_config`);
+   - a failing init container whose log rejects a misspelt value → the accepted value →
+     ``init-container`` (:mod:`.reference_init`);
+   - crash-looping containers whose log says a mounted config file lacks a required key that it
+     holds misspelt → rename it in the ConfigMap → ``config-missing``;
    - crash-looping containers whose previous log has ``FATAL: NAME="v" is not one of [...]`` (or
      ``does not match pattern``) → put back the previous revision when it differs only in that
      variable (``rollout undo``), else set an accepted value where the variable is defined (the
      pod template, or the ConfigMap/Secret it references) → ``config-env``;
+   - else, crash-looping containers rejecting (``does not match pattern``) a value read from a ConfigMap →
+     the value the ConfigMaps sharing its settings agree on → ``config-env``;
    - Running-but-not-Ready pods whose log shows ``host:port: dial tcp ...: i/o timeout`` → resolve
      the host to a Service, find the NetworkPolicy (ingress at the destination, egress at the
      source) that admits none of the flow and add the source as a peer → ``network-policy``;
@@ -160,6 +172,17 @@ class Cluster:
                 for w in self.of_kind("Deployment") + self.of_kind("StatefulSet")
                 if (w.get("status") or {}).get("readyReplicas", 0) < (w.get("spec") or {}).get("replicas", 1)]
 
+    def revisions(self, workload: tuple[str, str, str]) -> list[tuple[str, Obj]]:
+        """(revision, pod template) of a Deployment's ReplicaSets, newest first (none for other kinds)."""
+        kind, namespace, name = workload
+        if kind != "Deployment":
+            return []
+        owned = [rs for rs in self.of_kind("ReplicaSet", namespace)
+                 if any(o["kind"] == "Deployment" and o["name"] == name
+                        for o in rs["metadata"].get("ownerReferences") or [])]
+        revision = lambda rs: int((rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", 0))
+        return [(str(revision(rs)), rs["spec"]["template"]) for rs in sorted(owned, key=revision, reverse=True)]
+
     def live_pods(self) -> list[Obj]:
         return [p for p in self.of_kind("Pod") if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
 
@@ -200,7 +223,10 @@ class ReferenceAgent:
 
     def _investigations(self) -> list[Callable[[Cluster], Finding | None]]:
         """Most fundamental first; a pressure condition whose cause is not visible is the last resort."""
-        return [lambda cluster: self._node_pressure(cluster, knob=True), self._oom_killed, self._bad_env,
+        from . import reference_config as config, reference_image as image, reference_init as init
+        return [lambda cluster: self._node_pressure(cluster, knob=True), self._oom_killed,
+                image.image_pull, config.missing_config, init.failing_init_container, config.config_file_key,
+                self._bad_env, config.config_value,
                 self._blocked_dependency, lambda cluster: self._node_pressure(cluster, knob=False)]
 
     # -- node pressure ---------------------------------------------------------------------------
@@ -338,28 +364,18 @@ class ReferenceAgent:
 
     def _previous_template(self, cluster: Cluster, workload: tuple[str, str, str]) -> tuple[str, Obj] | None:
         """The pod template and revision of the Deployment's newest ReplicaSet before the current one."""
-        revisions = self._revisions(cluster, workload)
+        revisions = cluster.revisions(workload)
         return revisions[1] if len(revisions) > 1 else None
 
     def _previous_values(self, cluster: Cluster, workload: tuple[str, str, str], container: str,
                          variable: str) -> list[str]:
         """Literal values of ``variable`` in the workload's earlier revisions, newest first."""
         values = []
-        for _, template in self._revisions(cluster, workload)[1:]:
+        for _, template in cluster.revisions(workload)[1:]:
             entry = _env_entry(template, container, variable)
             if entry is not None and "value" in entry:
                 values.append(entry["value"])
         return values
-
-    def _revisions(self, cluster: Cluster, workload: tuple[str, str, str]) -> list[tuple[str, Obj]]:
-        kind, namespace, name = workload
-        if kind != "Deployment":
-            return []
-        owned = [rs for rs in cluster.of_kind("ReplicaSet", namespace)
-                 if any(o["kind"] == "Deployment" and o["name"] == name
-                        for o in rs["metadata"].get("ownerReferences") or [])]
-        revision = lambda rs: int((rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", 0))
-        return [(str(revision(rs)), rs["spec"]["template"]) for rs in sorted(owned, key=revision, reverse=True)]
 
     # -- blocked dependency ------------------------------------------------------------------------
 
