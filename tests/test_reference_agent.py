@@ -31,6 +31,9 @@ from conftest import KUBECTL
 NAMESPACES = ("shop", "payments", "data")
 # disk-pressure last: the kubelet reports pressure for its transition period after the disk is freed.
 SEED_FAULTS = ("oomkilled", "netpol", "wrong-env", "payment-502", "disk-pressure")
+# pods that cannot start: images, ConfigMaps/Secrets and their keys, config files, init containers
+STARTUP_FAULTS = ("image-tag-typo", "image-repo-typo", "secret-key-missing", "missing-secret", "config-file-key",
+                  "configmap-typo", "init-container")
 AGENT_TIMEOUT_S = 40
 
 
@@ -105,7 +108,7 @@ def test_reference_agent_changes_nothing_when_nothing_is_broken(demo: Path, conf
     assert entries and result["mutating_commands"] == 0 and not any(e["mutating"] for e in entries)
 
 
-@pytest.mark.parametrize("fault", SEED_FAULTS)
+@pytest.mark.parametrize("fault", SEED_FAULTS + STARTUP_FAULTS)
 def test_reference_agent_diagnoses_and_resolves_seed_fault(fault: str, demo: Path,
                                                             configuration: dict[str, Any]) -> None:
     record = actions.inject_fault(fault, configuration)
