@@ -26,7 +26,7 @@ import yaml
 
 from .reference import FATAL_PATTERN, Cluster, Finding, NoFinding
 from .reference_pods import (Obj, Stuck, container_of, crashed, differs_only_in, env_entry, get_object,
-                             previous_revision, rollout_restart, rollout_undo, waiting)
+                             previous_revision, rollout_restart, rollout_undo, template_of, waiting)
 
 CONFIG_ERROR = "CreateContainerConfigError"
 MISSING_KEY = re.compile(r"couldn't find key (?P<key>\S+) in (?P<kind>ConfigMap|Secret) (?P<namespace>[^/\s]+)/(?P<name>\S+)")
@@ -62,7 +62,7 @@ def _references(container: Obj | None, kind: str, name: str, key: str) -> list[s
 def _missing_key(cluster: Cluster, stuck: Stuck, kind: str, name: str, key: str) -> Finding:
     workload_kind, namespace, workload_name = stuck.workload
     what = f"{stuck.where} cannot be created: {stuck.message}"
-    current = cluster.get(*stuck.workload)["spec"]["template"]
+    current = template_of(cluster, stuck.workload)
     previous = previous_revision(cluster, stuck.workload)
     for variable in _references(container_of(current, stuck.container), kind, name, key):
         if previous is not None and env_entry(container_of(previous[1], stuck.container), variable) is not None \
@@ -155,7 +155,7 @@ def _mounted_configmap(template: Obj, container: str, path: str) -> tuple[str, s
 def _rename_key(cluster: Cluster, stuck: Stuck, path: str, key: str) -> Finding:
     namespace = stuck.workload[1]
     what = f'{stuck.where} exits at start-up: {path} lacks the required key "{key}"'
-    mounted = _mounted_configmap(cluster.get(*stuck.workload)["spec"]["template"], stuck.container, path)
+    mounted = _mounted_configmap(template_of(cluster, stuck.workload), stuck.container, path)
     configmap = get_object(cluster, "ConfigMap", namespace, mounted[0]) if mounted else None
     text = ((configmap or {}).get("data") or {}).get(mounted[1]) if mounted else None
     if mounted is None or text is None:
@@ -183,10 +183,11 @@ def config_value(cluster: Cluster) -> Finding | None:
     """The first crashing workload rejecting a variable read from a ConfigMap, whose value its peers agree on."""
     for stuck, log in crashed(cluster, init=False):
         match = FATAL_PATTERN.search(log)
-        template = cluster.get(*stuck.workload)["spec"]["template"]
-        entry = env_entry(container_of(template, stuck.container), match["name"]) if match else None
+        if match is None:
+            continue
+        entry = env_entry(container_of(template_of(cluster, stuck.workload), stuck.container), match["name"])
         ref = ((entry or {}).get("valueFrom") or {}).get("configMapKeyRef")
-        if match is not None and ref is not None:
+        if ref is not None:
             return _agreed_value(cluster, stuck, ref["name"], ref["key"], match)
     return None
 

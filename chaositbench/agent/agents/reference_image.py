@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from .reference import Cluster, Finding, NoFinding
-from .reference_pods import Stuck, container_of, differs_only_in, rollout_undo, waiting
+from .reference_pods import Stuck, container_of, differs_only_in, rollout_undo, template_of, waiting
 
 PULL_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName"}
 
@@ -34,7 +34,7 @@ def _pull_error(cluster: Cluster, stuck: Stuck) -> str:
 
 def _previous_image(cluster: Cluster, stuck: Stuck) -> Finding:
     kind, namespace, name = stuck.workload
-    current = cluster.get(kind, namespace, name)["spec"]["template"]
+    current = template_of(cluster, stuck.workload)
     image = (container_of(current, stuck.container) or {}).get("image", "")
     what = f"{stuck.where} is in {stuck.reason} for image {image}: {_pull_error(cluster, stuck)}"
     revisions = cluster.revisions(stuck.workload)

@@ -13,7 +13,7 @@ import difflib
 import json
 
 from .reference import FATAL_ONE_OF, Cluster, Finding, NoFinding
-from .reference_pods import Stuck, container_of, crashed, env_entry, rollout_restart
+from .reference_pods import Stuck, container_of, crashed, env_entry, rollout_restart, template_of
 
 #: how alike the rejected value must be to an accepted one to count as its misspelling
 MISSPELLING_CUTOFF = 0.6
@@ -36,7 +36,7 @@ def _correct(cluster: Cluster, stuck: Stuck, variable: str, bad: str, allowed: l
     good = difflib.get_close_matches(bad, allowed, n=1, cutoff=MISSPELLING_CUTOFF)
     if not good:
         raise NoFinding(f"{what}, and it is no misspelling of one of them")
-    entry = env_entry(container_of(cluster.get(*stuck.workload)["spec"]["template"], stuck.container), variable)
+    entry = env_entry(container_of(template_of(cluster, stuck.workload), stuck.container), variable)
     ref = ((entry or {}).get("valueFrom") or {}).get("configMapKeyRef")
     if entry is not None and "valueFrom" not in entry:
         cluster.tools.kubectl("set", "env", f"{kind.lower()}/{name}", "-n", namespace, "-c", stuck.container,

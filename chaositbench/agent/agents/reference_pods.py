@@ -82,6 +82,11 @@ def crashed(cluster: "Cluster", init: bool) -> Iterator[tuple[Stuck, str]]:
             break
 
 
+def template_of(cluster: "Cluster", workload: Workload) -> Obj:
+    """The pod template of a workload as surveyed (empty when it is not known)."""
+    return ((cluster.get(*workload) or {}).get("spec") or {}).get("template") or {}
+
+
 def container_of(template: Obj, name: str) -> Obj | None:
     """The container (or init container) ``name`` of a pod template."""
     spec = template.get("spec") or {}
