@@ -49,6 +49,7 @@ from typing import Any, Callable
 from ..protocol import Diagnosis, Incident
 from ..tools import Tools
 from .reference_netpol import Endpoint, find_blocker
+from .reference_pods import differs_only_in, previous_revision, without_variable
 
 Obj = dict[str, Any]
 
@@ -324,10 +325,10 @@ class ReferenceAgent:
         obj = cluster.get(kind, namespace, name)
         entry = _env_entry(obj["spec"]["template"], container, variable)
         what = f'{kind} {namespace}/{name} container {container} exits at start-up: {variable}="{bad}" is rejected'
-        previous = self._previous_template(cluster, workload)
+        previous = previous_revision(cluster, workload)
         if previous is not None and entry is not None:
             revision, template = previous
-            if _differs_only_in(obj["spec"]["template"], template, container, variable):
+            if differs_only_in(obj["spec"]["template"], template, container, without_variable(variable)):
                 cluster.tools.kubectl("rollout", "undo", f"{kind.lower()}/{name}", "-n", namespace,
                                       f"--to-revision={revision}")
                 return Finding("config-env", kind, namespace, name,
@@ -361,11 +362,6 @@ class ReferenceAgent:
         return Finding("config-env", kind, namespace, ref["name"],
                        f'{what}; it comes from {kind} {namespace}/{ref["name"]} key {ref["key"]}. '
                        f"Fix: set it to {good} and restarted the workload.", [workload])
-
-    def _previous_template(self, cluster: Cluster, workload: tuple[str, str, str]) -> tuple[str, Obj] | None:
-        """The pod template and revision of the Deployment's newest ReplicaSet before the current one."""
-        revisions = cluster.revisions(workload)
-        return revisions[1] if len(revisions) > 1 else None
 
     def _previous_values(self, cluster: Cluster, workload: tuple[str, str, str], container: str,
                          variable: str) -> list[str]:
@@ -497,15 +493,3 @@ def _pod_port(service: Obj, pod: Obj, port: int) -> tuple[int, str | None]:
 def _env_entry(template: Obj, container: str, variable: str) -> Obj | None:
     spec = next((c for c in template["spec"]["containers"] if c["name"] == container), {})
     return next((e for e in spec.get("env") or [] if e["name"] == variable), None)
-
-
-def _differs_only_in(current: Obj, previous: Obj, container: str, variable: str) -> bool:
-    """Whether two pod templates are the same but for ``variable`` in ``container`` (and the template hash)."""
-    def normalized(template: Obj) -> Obj:
-        copy = json.loads(json.dumps(template))
-        (copy.get("metadata") or {}).get("labels", {}).pop("pod-template-hash", None)
-        for spec in copy["spec"]["containers"]:
-            if spec["name"] == container:
-                spec["env"] = [e for e in spec.get("env") or [] if e["name"] != variable]
-        return copy
-    return normalized(current) == normalized(previous)

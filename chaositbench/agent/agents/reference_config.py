@@ -20,13 +20,12 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from typing import Callable
-
 import yaml
 
 from .reference import FATAL_PATTERN, Cluster, Finding, NoFinding
 from .reference_pods import (Obj, Stuck, container_of, crashed, differs_only_in, env_entry, get_object,
-                             previous_revision, rollout_restart, rollout_undo, template_of, waiting)
+                             previous_revision, rollout_restart, rollout_undo, template_of, waiting,
+                             without_variable)
 
 CONFIG_ERROR = "CreateContainerConfigError"
 MISSING_KEY = re.compile(r"couldn't find key (?P<key>\S+) in (?P<kind>ConfigMap|Secret) (?P<namespace>[^/\s]+)/(?P<name>\S+)")
@@ -66,7 +65,7 @@ def _missing_key(cluster: Cluster, stuck: Stuck, kind: str, name: str, key: str)
     previous = previous_revision(cluster, stuck.workload)
     for variable in _references(container_of(current, stuck.container), kind, name, key):
         if previous is not None and env_entry(container_of(previous[1], stuck.container), variable) is not None \
-                and differs_only_in(current, previous[1], stuck.container, _without_variable(variable)):
+                and differs_only_in(current, previous[1], stuck.container, without_variable(variable)):
             rollout_undo(cluster, stuck.workload, previous[0])
             return Finding("config-missing", workload_kind, namespace, workload_name,
                            f"{what}. The last change only made {variable} read key {key}; fix: rolled back to "
@@ -101,12 +100,6 @@ def _missing_object(cluster: Cluster, stuck: Stuck, kind: str, name: str) -> Fin
     return Finding("config-missing", kind, namespace, name,
                    f"{what}. Fix: recreated it as a copy of {kind} {metadata['namespace']}/{name} (the same "
                    f"{kind} the other namespaces hold).", [stuck.workload])
-
-
-def _without_variable(variable: str) -> Callable[[Obj], None]:
-    def strip(spec: Obj) -> None:
-        spec["env"] = [e for e in spec.get("env") or [] if e.get("name") != variable]
-    return strip
 
 
 def _data(obj: Obj) -> dict[str, str]:

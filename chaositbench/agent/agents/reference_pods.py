@@ -112,6 +112,13 @@ def differs_only_in(current: Obj, previous: Obj, container: str, strip: Callable
     return normalized(current) == normalized(previous)
 
 
+def without_variable(variable: str) -> Callable[[Obj], None]:
+    """A ``strip`` for :func:`differs_only_in`: the container's env item setting ``variable``."""
+    def strip(spec: Obj) -> None:
+        spec["env"] = [e for e in spec.get("env") or [] if e.get("name") != variable]
+    return strip
+
+
 def previous_revision(cluster: "Cluster", workload: Workload) -> tuple[str, Obj] | None:
     """(revision, pod template) of the Deployment's revision before the current one."""
     revisions = cluster.revisions(workload)
