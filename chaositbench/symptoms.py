@@ -2,11 +2,11 @@
 
 A catalog entry's ``symptom`` names one check (see ``actions/README.md``):
 ``pods-not-ready`` (some selected pod is not Ready), ``container-reason`` (some selected pod's
-container is or was last in state ``reason``, e.g. OOMKilled or CrashLoopBackOff) and
-``node-condition`` (the selected node has condition ``type`` with ``status``), ``event`` (an event
-of the namespace has ``reason`` and, if given, ``message`` in its text: what the scheduler or a
-controller reports when pods cannot be placed or created) and ``none`` (nothing is broken, so
-nothing has to show: always true; no-fault entries only).
+container, init containers included, is or was last in state ``reason``, e.g. OOMKilled or
+CrashLoopBackOff), ``node-condition`` (the selected node has condition ``type`` with ``status``),
+``event`` (an event of the namespace has ``reason`` and, if given, ``message`` in its text: what the
+scheduler or a controller reports when pods cannot be placed or created) and ``none`` (nothing is
+broken, so nothing has to show: always true; no-fault entries only).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def _pod_ready(pod: Any) -> bool:
 
 def _container_reasons(pod: Any) -> set[str]:
     reasons = set()
-    for status in pod.status.container_statuses or []:
+    for status in (pod.status.init_container_statuses or []) + (pod.status.container_statuses or []):
         for state in (status.state, status.last_state):
             if state is None:
                 continue

@@ -136,6 +136,9 @@ def test_field_paths_and_expectations() -> None:
     assert expectation_met(memory, {"above": "64Mi"}) and not expectation_met("48Mi", {"above": "64Mi"})
     assert expectation_met(memory, {"below": "15Gi"}) and not expectation_met("24Gi", {"below": "15Gi"})
     assert expectation_met("live", {"one_of": ["live", "sandbox"]}) and not expectation_met(None, {"equals": "x"})
+    config = "gateway: https://pay\ncurrency: EUR\n"
+    assert expectation_met(config, {"matches": r"^currency:\s*EUR\s*$"})
+    assert not expectation_met(config.replace("currency", "curency"), {"matches": r"^currency:\s*EUR\s*$"})
     policy = {"spec": {"ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": n}}}
                                              for n in ("payments-internal", "shop")]}]}}
     path = ["spec", "ingress", "*", "from", "*", "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name"]

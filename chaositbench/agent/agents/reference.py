@@ -20,10 +20,22 @@ It knows nothing of the scenario: everything comes from its tools in the inciden
      back to the replicas its last scale-down event (or the monitoring) shows → ``scaling``;
    - containers last terminated ``OOMKilled`` → double the memory limit of the owning workload
      → ``resource-limits``;
+   - containers waiting in ``ErrImagePull``/``ImagePullBackOff`` → the earlier revision's image
+     (``rollout undo``, or ``set image`` when the release changed more) → ``image``
+     (:mod:`.reference_image`);
+   - containers waiting in ``CreateContainerConfigError`` (a missing ConfigMap/Secret or key) → undo
+     the change that broke the reference, or copy what is missing from the same object of another
+     allowed namespace → ``config-missing`` (:mod:`.reference_config`);
+   - a failing init container whose log rejects a misspelt value → the accepted value →
+     ``init-container`` (:mod:`.reference_init`);
+   - crash-looping containers whose log says a mounted config file lacks a required key that it
+     holds misspelt → rename it in the ConfigMap → ``config-missing``;
    - crash-looping containers whose previous log has ``FATAL: NAME="v" is not one of [...]`` (or
      ``does not match pattern``) → put back the previous revision when it differs only in that
      variable (``rollout undo``), else set an accepted value where the variable is defined (the
      pod template, or the ConfigMap/Secret it references) → ``config-env``;
+   - else, crash-looping containers rejecting (``does not match pattern``) a value read from a ConfigMap →
+     the value the ConfigMaps sharing its settings agree on → ``config-env``;
    - Running-but-not-Ready pods whose log shows ``host:port: dial tcp ...: i/o timeout`` → resolve
      the host to a Service, find the NetworkPolicy (ingress at the destination, egress at the
      source) that admits none of the flow and add the source as a peer → ``network-policy``;
@@ -49,6 +61,7 @@ from ..tools import Tools
 from . import reference_capacity as capacity
 from . import reference_triage as triage
 from .reference_netpol import Endpoint, find_blocker
+from .reference_pods import differs_only_in, previous_revision, without_variable
 
 Obj = dict[str, Any]
 
@@ -183,6 +196,11 @@ class Cluster:
         revision = lambda rs: int((rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", 0))
         return sorted(owned, key=revision, reverse=True)
 
+    def revisions(self, workload: tuple[str, str, str]) -> list[tuple[str, Obj]]:
+        """(revision, pod template) of a Deployment's ReplicaSets, newest first (none for other kinds)."""
+        return [((rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", "0"),
+                 rs["spec"]["template"]) for rs in self.revision_sets(workload)]
+
     def live_pods(self) -> list[Obj]:
         return [p for p in self.of_kind("Pod") if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
 
@@ -219,8 +237,11 @@ class ReferenceAgent:
 
     def _investigations(self) -> list[Callable[[Cluster], Finding | None]]:
         """Most fundamental first; a pressure condition whose cause is not visible is the last resort."""
+        from . import reference_config as config, reference_image as image, reference_init as init
         return [lambda cluster: self._node_pressure(cluster, knob=True),
-                capacity.unschedulable, capacity.rejected, capacity.scaled_to_zero, self._oom_killed, self._bad_env,
+                capacity.unschedulable, capacity.rejected, capacity.scaled_to_zero, self._oom_killed,
+                image.image_pull, config.missing_config, init.failing_init_container, config.config_file_key,
+                self._bad_env, config.config_value,
                 self._blocked_dependency, lambda cluster: self._node_pressure(cluster, knob=False)]
 
     # -- node pressure ---------------------------------------------------------------------------
@@ -318,10 +339,10 @@ class ReferenceAgent:
         obj = cluster.get(kind, namespace, name)
         entry = _env_entry(obj["spec"]["template"], container, variable)
         what = f'{kind} {namespace}/{name} container {container} exits at start-up: {variable}="{bad}" is rejected'
-        previous = self._previous_template(cluster, workload)
+        previous = previous_revision(cluster, workload)
         if previous is not None and entry is not None:
             revision, template = previous
-            if _differs_only_in(obj["spec"]["template"], template, container, variable):
+            if differs_only_in(obj["spec"]["template"], template, container, without_variable(variable)):
                 cluster.tools.kubectl("rollout", "undo", f"{kind.lower()}/{name}", "-n", namespace,
                                       f"--to-revision={revision}")
                 return Finding("config-env", kind, namespace, name,
@@ -356,24 +377,15 @@ class ReferenceAgent:
                        f'{what}; it comes from {kind} {namespace}/{ref["name"]} key {ref["key"]}. '
                        f"Fix: set it to {good} and restarted the workload.", [workload])
 
-    def _previous_template(self, cluster: Cluster, workload: tuple[str, str, str]) -> tuple[str, Obj] | None:
-        """The pod template and revision of the Deployment's newest ReplicaSet before the current one."""
-        revisions = self._revisions(cluster, workload)
-        return revisions[1] if len(revisions) > 1 else None
-
     def _previous_values(self, cluster: Cluster, workload: tuple[str, str, str], container: str,
                          variable: str) -> list[str]:
         """Literal values of ``variable`` in the workload's earlier revisions, newest first."""
         values = []
-        for _, template in self._revisions(cluster, workload)[1:]:
+        for _, template in cluster.revisions(workload)[1:]:
             entry = _env_entry(template, container, variable)
             if entry is not None and "value" in entry:
                 values.append(entry["value"])
         return values
-
-    def _revisions(self, cluster: Cluster, workload: tuple[str, str, str]) -> list[tuple[str, Obj]]:
-        return [((rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", "0"),
-                 rs["spec"]["template"]) for rs in cluster.revision_sets(workload)]
 
     # -- blocked dependency ------------------------------------------------------------------------
 
@@ -495,15 +507,3 @@ def _pod_port(service: Obj, pod: Obj, port: int) -> tuple[int, str | None]:
 def _env_entry(template: Obj, container: str, variable: str) -> Obj | None:
     spec = next((c for c in template["spec"]["containers"] if c["name"] == container), {})
     return next((e for e in spec.get("env") or [] if e["name"] == variable), None)
-
-
-def _differs_only_in(current: Obj, previous: Obj, container: str, variable: str) -> bool:
-    """Whether two pod templates are the same but for ``variable`` in ``container`` (and the template hash)."""
-    def normalized(template: Obj) -> Obj:
-        copy = json.loads(json.dumps(template))
-        (copy.get("metadata") or {}).get("labels", {}).pop("pod-template-hash", None)
-        for spec in copy["spec"]["containers"]:
-            if spec["name"] == container:
-                spec["env"] = [e for e in spec.get("env") or [] if e["name"] != variable]
-        return copy
-    return normalized(current) == normalized(previous)
