@@ -147,10 +147,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SimServe
         server.stop()
 
 
-def _can(kubectl: Kubectl, verb: str, resource: str, namespace: str | None = None, user: str = RUNNER_USER) -> bool:
+def _can(kubectl: Kubectl, verb: str, resource: str, namespace: str | None = None, subresource: str | None = None,
+         user: str = RUNNER_USER) -> bool:
+    """``kubectl auth can-i`` as ``user`` (``resource`` may be ``type/name``; subresources go apart)."""
     args = ["auth", "can-i", verb, resource, f"--as={user}"]
     if namespace:
         args += ["-n", namespace]
+    if subresource:
+        args.append(f"--subresource={subresource}")
     answer = kubectl.run(*args, check=False)
     assert answer.returncode in (0, 1), answer.stderr
     return answer.stdout.strip() == "yes"
@@ -160,7 +164,7 @@ def _can(kubectl: Kubectl, verb: str, resource: str, namespace: str | None = Non
 RUNNER_NEEDS = [("get", "pods"), ("list", "pods"), ("list", "secrets"), ("list", "deployments.apps"),
                 ("patch", "networkpolicies.networking.k8s.io"), ("update", "networkpolicies.networking.k8s.io"),
                 ("create", "networkpolicies.networking.k8s.io"), ("delete", "networkpolicies.networking.k8s.io"),
-                ("patch", "deployments.apps"), ("update", "deployments.apps/scale"), ("patch", "configmaps"),
+                ("patch", "deployments.apps"), ("patch", "configmaps"),
                 ("create", "secrets"), ("delete", "pods"), ("create", "rolebindings.rbac.authorization.k8s.io"),
                 ("delete", "rolebindings.rbac.authorization.k8s.io"), ("list", "poddisruptionbudgets.policy")]
 
@@ -171,6 +175,7 @@ def test_runner_may_do_what_a_scenario_does_in_the_allowed_namespaces(cluster: t
     _, kubectl = cluster
     refused = [f"{verb} {resource}" for verb, resource in RUNNER_NEEDS if not _can(kubectl, verb, resource, namespace)]
     assert refused == []
+    assert _can(kubectl, "update", "deployments.apps", namespace, subresource="scale")
     assert _can(kubectl, "bind", f"clusterroles/{RUNNER}-agent-sre", namespace)
     assert not _can(kubectl, "bind", "clusterroles/cluster-admin", namespace)
 
@@ -184,9 +189,10 @@ def test_runner_may_write_nothing_else(cluster: tuple[SimServer, Kubectl]) -> No
                            ("create", "clusterrolebindings"), ("escalate", "clusterroles")):
         assert not _can(kubectl, verb, resource), f"runner may {verb} {resource}"
     assert _can(kubectl, "create", "serviceaccounts", AGENTS_NAMESPACE)
-    assert _can(kubectl, "create", "serviceaccounts/token", AGENTS_NAMESPACE)
-    assert not _can(kubectl, "create", "serviceaccounts/token", "payments")  # no tokens of the app's accounts
-    assert _can(kubectl, "patch", "nodes") and _can(kubectl, "patch", "nodes/status")  # nodeFaults.enabled
+    assert _can(kubectl, "create", "serviceaccounts", AGENTS_NAMESPACE, subresource="token")
+    assert not _can(kubectl, "create", "serviceaccounts", "payments", subresource="token")  # no app account tokens
+    assert not _can(kubectl, "create", "pods", "payments", subresource="exec")
+    assert _can(kubectl, "patch", "nodes") and _can(kubectl, "patch", "nodes", subresource="status")  # nodeFaults
 
 
 @pytest.fixture
