@@ -9,6 +9,9 @@ kubectl; what the runner may do is asked with ``kubectl auth can-i --as`` and th
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -22,6 +25,7 @@ from chaositbench.agent.sandbox import (CLUSTER_RULES, NAMESPACED_RULES, Provisi
                                         provisioned_from_env, teardown_sandbox)
 from chaositbench.apps import AppError, render_chart
 from chaositbench.incluster import SERVICEACCOUNT_DIR_ENV
+from chaositbench.sim.prometheus import PrometheusServer
 from chaositbench.sim.server import SimServer
 from chaositbench.target import IN_CLUSTER, connect
 from conftest import Kubectl
@@ -273,3 +277,31 @@ def test_runner_injects_and_removes_a_fault(runner_pod: Path, cluster: tuple[Sim
     finally:
         faults.restore(configuration)  # remove_fault, then every declared object back as before
     assert kubectl("get", "networkpolicy", "payment-ingress", "-n", "payments", "-o", "jsonpath={.spec}") == before
+
+
+def test_a_drill_runs_the_chart_script_in_cluster_and_scores(runner_pod: Path, cluster: tuple[SimServer, Kubectl],
+                                                             tmp_path: Path) -> None:
+    """The CronJob's script with the CronJob's environment, as the runner, against the simulated cluster."""
+    server, kubectl = cluster
+    manifests = _render({"scenarios": ["netpol"], "settleSeconds": 30})
+    script = tmp_path / "drill.sh"
+    script.write_text(_named(manifests, "ConfigMap", RUNNER)["data"]["drill.sh"])
+    container = _named(manifests, "CronJob", RUNNER)["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    prometheus = PrometheusServer.for_sim(server).start()
+    try:
+        env = {**os.environ, **{e["name"]: e["value"] for e in container["env"]},
+               "DRILL_EXPERIMENTS": str(ROOT / "experiments"), "DRILL_RESULTS": str(tmp_path / "results"),
+               "HOME": str(tmp_path), "PYTHONPATH": str(ROOT), "CHAOSITBENCH_PROMETHEUS_URL": prometheus.url,
+               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', os.defpath)}"}
+        drill = subprocess.run([*container["command"][:1], str(script)], env=env, capture_output=True, text=True,
+                               timeout=600, cwd=tmp_path)
+    finally:
+        prometheus.stop()
+    assert drill.returncode == 0, drill.stdout[-3000:] + drill.stderr[-3000:]
+    (score_path,) = (tmp_path / "results").glob("*/netpol/score.json")
+    score = json.loads(score_path.read_text())
+    assert score["scenario"] == "netpol" and score["agent"] == "reference"
+    assert score["valid"] is True and score["resolved"] is True, score  # the agent fixed it with its sandbox
+    assert "== score of netpol:" in drill.stdout, drill.stdout
+    assert kubectl("get", "serviceaccounts", "-n", AGENTS_NAMESPACE, "-l", "chaositbench.io/sandbox",
+                   "-o", "name") == ""  # the per-run agent identity is gone
