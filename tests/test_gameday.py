@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
+import helm_python
 import pytest
 import yaml
 from chaoslib.exceptions import ActivityFailed
@@ -54,6 +55,12 @@ def _named(manifests: list[dict[str, Any]], kind: str, name: str) -> dict[str, A
 
 
 # -- the chart, rendered --------------------------------------------------------------------------
+
+def test_chart_lints_clean() -> None:
+    report = helm_python.lint(str(CHART), strict=True)
+    assert report["errors"] == []
+    assert [m for m in report["messages"] if m["severity"] >= 2] == []
+
 
 def test_cronjob_runs_the_scenarios_with_a_deadline_from_their_slas() -> None:
     manifests = _render({"scenarios": ["netpol", "oomkilled"], "marginSeconds": 100, "schedule": "0 3 * * 1",
