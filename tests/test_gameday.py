@@ -291,8 +291,8 @@ def test_a_drill_runs_the_chart_script_in_cluster_and_scores(runner_pod: Path, c
     """The CronJob's script with the CronJob's environment, as the runner, against the simulated cluster."""
     server, kubectl = cluster
     manifests = _render({"scenarios": ["netpol"], "settleSeconds": 30})
-    script = tmp_path / "drill.sh"
-    script.write_text(_named(manifests, "ConfigMap", RUNNER)["data"]["drill.sh"])
+    script = tmp_path / "drill.py"
+    script.write_text(_named(manifests, "ConfigMap", RUNNER)["data"]["drill.py"])
     container = _named(manifests, "CronJob", RUNNER)["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
     prometheus = PrometheusServer.for_sim(server).start()
     try:
