@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,7 @@ from chaositbench.sim.prometheus import PrometheusServer
 from chaositbench.sim.server import SimServer
 from chaositbench.target import IN_CLUSTER, connect
 from conftest import Kubectl
+from polling import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "chaositbench-gameday"
@@ -286,29 +288,65 @@ def test_runner_injects_and_removes_a_fault(runner_pod: Path, cluster: tuple[Sim
     assert kubectl("get", "networkpolicy", "payment-ingress", "-n", "payments", "-o", "jsonpath={.spec}") == before
 
 
-def test_a_drill_runs_the_chart_script_in_cluster_and_scores(runner_pod: Path, cluster: tuple[SimServer, Kubectl],
-                                                             tmp_path: Path) -> None:
-    """The CronJob's script with the CronJob's environment, as the runner, against the simulated cluster."""
-    server, kubectl = cluster
-    manifests = _render({"scenarios": ["netpol"], "settleSeconds": 30})
+@pytest.fixture(scope="module")
+def prometheus(cluster: tuple[SimServer, Kubectl]) -> Iterator[PrometheusServer]:
+    """A real Prometheus scraping the simulated cluster (the one the chart's prometheus.url names)."""
+    scraper = PrometheusServer.for_sim(cluster[0]).start()
+    yield scraper
+    scraper.stop()
+
+
+def _start_drill(values: dict[str, Any], tmp_path: Path, prometheus_url: str) -> subprocess.Popen[str]:
+    """The CronJob's script with the CronJob's environment (paths made local), as the runner's pod would start it."""
+    manifests = _render({**values, "prometheus": {"url": prometheus_url}, "settleSeconds": 30})
     script = tmp_path / "drill.py"
     script.write_text(_named(manifests, "ConfigMap", RUNNER)["data"]["drill.py"])
     container = _named(manifests, "CronJob", RUNNER)["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
-    prometheus = PrometheusServer.for_sim(server).start()
-    try:
-        env = {**os.environ, **{e["name"]: e["value"] for e in container["env"]},
-               "DRILL_EXPERIMENTS": str(ROOT / "experiments"), "DRILL_RESULTS": str(tmp_path / "results"),
-               "HOME": str(tmp_path), "PYTHONPATH": str(ROOT), "CHAOSITBENCH_PROMETHEUS_URL": prometheus.url,
-               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', os.defpath)}"}
-        drill = subprocess.run([*container["command"][:1], str(script)], env=env, capture_output=True, text=True,
-                               timeout=600, cwd=tmp_path)
-    finally:
-        prometheus.stop()
-    assert drill.returncode == 0, drill.stdout[-3000:] + drill.stderr[-3000:]
+    assert container["command"] == ["python", "/etc/chaositbench/drill.py"]
+    env = {**os.environ, **{e["name"]: e["value"] for e in container["env"]},
+           "DRILL_EXPERIMENTS": str(ROOT / "experiments"), "DRILL_RESULTS": str(tmp_path / "results"),
+           "HOME": str(tmp_path), "PYTHONPATH": str(ROOT),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', os.defpath)}"}
+    return subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=tmp_path)
+
+
+def _agent_accounts(kubectl: Kubectl) -> str:
+    return kubectl("get", "serviceaccounts", "-n", AGENTS_NAMESPACE, "-l", "chaositbench.io/sandbox", "-o", "name")
+
+
+def test_a_drill_runs_the_chart_script_in_cluster_and_scores(runner_pod: Path, cluster: tuple[SimServer, Kubectl],
+                                                             prometheus: PrometheusServer, tmp_path: Path) -> None:
+    _, kubectl = cluster
+    drill = _start_drill({"scenarios": ["netpol"]}, tmp_path, prometheus.url)
+    stdout, stderr = drill.communicate(timeout=600)
+    assert drill.returncode == 0, stdout[-3000:] + stderr[-3000:]
     (score_path,) = (tmp_path / "results").glob("*/netpol/score.json")
     score = json.loads(score_path.read_text())
     assert score["scenario"] == "netpol" and score["agent"] == "reference"
     assert score["valid"] is True and score["resolved"] is True, score  # the agent fixed it with its sandbox
-    assert "== score of netpol:" in drill.stdout, drill.stdout
-    assert kubectl("get", "serviceaccounts", "-n", AGENTS_NAMESPACE, "-l", "chaositbench.io/sandbox",
-                   "-o", "name") == ""  # the per-run agent identity is gone
+    assert "== score of netpol:" in stdout, stdout
+    assert _agent_accounts(kubectl) == ""  # the per-run agent identity is gone
+
+
+def test_a_terminated_drill_rolls_back_and_starts_nothing_more(runner_pod: Path, cluster: tuple[SimServer, Kubectl],
+                                                               prometheus: PrometheusServer, tmp_path: Path) -> None:
+    """SIGTERM (the job's deadline) during the hand-over: the fault is rolled back, the next scenario not started."""
+    _, kubectl = cluster
+    policy = ("get", "networkpolicy", "payment-ingress", "-n", "payments", "-o", "jsonpath={.spec}")
+    before = kubectl(*policy)
+    drill = _start_drill({"scenarios": ["netpol", "oomkilled"], "agent": {"name": "command:sleep 600"}}, tmp_path,
+                         prometheus.url)
+    try:
+        eventually(lambda: drill.poll() is not None or _agent_accounts(kubectl), "the hand-over to the agent",
+                   timeout=300, interval=0.5)
+        assert drill.poll() is None, drill.communicate()
+        assert kubectl(*policy) != before  # the fault is in place
+        drill.send_signal(signal.SIGTERM)
+        stdout, stderr = drill.communicate(timeout=300)
+    finally:
+        if drill.poll() is None:
+            drill.kill()
+    assert drill.returncode == 1 and "oomkilled: not started (the drill was stopped)" in stderr, stdout + stderr
+    assert kubectl(*policy) == before
+    assert _agent_accounts(kubectl) == ""
