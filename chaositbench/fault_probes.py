@@ -19,10 +19,12 @@ def fault_symptom_visible(fault: str, timeout_s: float = 60.0, configuration: Co
                           secrets: Secrets = None) -> bool:
     """Whether the symptom of catalog fault ``fault`` shows within ``timeout_s`` seconds.
 
-    Polls the built-in check the catalog entry declares (``symptom``); a tolerance of
-    ``true`` in the experiment proves the incident is real before the agent starts.
+    Polls the built-in check the catalog entry declares (``symptom``), and its
+    ``distractor_symptom`` if it has distractors; a tolerance of ``true`` in the experiment
+    proves the incident (and the noise next to it) is real before the agent starts.
     """
-    symptom = load_fault(fault, configuration).symptom
+    entry = load_fault(fault, configuration)
+    checks = [entry.symptom] + ([entry.distractor_symptom] if entry.distractor_symptom else [])
     directory = run_dir(configuration)
     injections = [i for i in read_record(directory)["injections"] if i["fault"] == fault and not i["removed"]]
     node = next((c["name"] for i in injections for c in i["changes"] if c["op"] == "node"), None)
@@ -30,7 +32,7 @@ def fault_symptom_visible(fault: str, timeout_s: float = 60.0, configuration: Co
     deadline = time.monotonic() + timeout_s
     with target.api_client() as api:
         while True:
-            if symptom_visible(api, symptom, node):
+            if all(symptom_visible(api, check, node) for check in checks):
                 return True
             if time.monotonic() >= deadline:
                 return False

@@ -8,7 +8,8 @@ Every write is recorded, before it is made, in the run record ``<run_dir>/faults
 
 An entry is ``{"op": "create", "apiVersion", "kind", "namespace", "name", "uid"}``, or
 ``{"op": "patch" | "delete", ..., "before": <object>}`` (the full prior object), or
-``{"op": "node", "name", "before": {"labels", "annotations", "taints", "conditions"}}``.
+``{"op": "node", "name", "before": {"labels", "annotations", "taints", "conditions"}}``; the
+entries of the catalog's ``distractors`` (always creates) come last, marked ``"distractor": true``.
 ``baseline`` is every declared object of the fault's namespaces before the fault, which
 ``restore_cluster`` puts back (undoing what an agent changed too). Because the record is a
 file, rollback also works from another process given the same run directory.
@@ -130,7 +131,8 @@ class _Session:
 
     def delete(self, api_version: str, kind: str, namespace: str, name: str, uid: str | None = None) -> None:
         self.target.check_write(kind, namespace, name)
-        body = {"preconditions": {"uid": uid}} if uid else None
+        # Background: a Job's API default is to orphan its pods; a rollback must take them along
+        body: dict[str, Any] = {"propagationPolicy": "Background", **({"preconditions": {"uid": uid}} if uid else {})}
         try:
             self.resource(api_version, kind).delete(name=name, namespace=namespace, body=body)
         except NotFoundError:
@@ -190,6 +192,9 @@ def inject(fault_id: str, configuration: Configuration | None = None) -> dict[st
         _write_record(directory, record)
         for change in fault.changes:
             _apply(session, fault, change, injection["changes"], lambda: _write_record(directory, record))
+        for change in fault.distractors:
+            _apply(session, fault, change, injection["changes"], lambda: _write_record(directory, record))
+            injection["changes"][-1]["distractor"] = True
     except (ActivityFailed, ApiException, ResourceNotFoundError) as exc:
         _undo(session, injection)
         injection["removed"] = True
@@ -220,8 +225,8 @@ def _ground_truth(fault: Fault, entries: list[dict[str, Any]]) -> dict[str, Any]
     def fill(text: str) -> str:
         return text.replace("{node}", node) if node else text
 
-    def ref(obj: ObjectRef) -> dict[str, Any]:
-        return {**obj.to_json(), "name": fill(obj.name)}
+    def ref(obj: ObjectRef | None) -> dict[str, Any] | None:
+        return None if obj is None else {**obj.to_json(), "name": fill(obj.name)}
     return {"category": truth.category, "object": ref(truth.object),
             "propagation": [fill(step) for step in truth.propagation],
             "aliases": {"categories": list(truth.alias_categories), "objects": [ref(o) for o in truth.alias_objects]}}

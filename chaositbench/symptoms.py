@@ -3,7 +3,8 @@
 A catalog entry's ``symptom`` names one check (see ``actions/README.md``):
 ``pods-not-ready`` (some selected pod is not Ready), ``container-reason`` (some selected pod's
 container is or was last in state ``reason``, e.g. OOMKilled or CrashLoopBackOff) and
-``node-condition`` (the selected node has condition ``type`` with ``status``).
+``node-condition`` (the selected node has condition ``type`` with ``status``) and ``none``
+(nothing is broken, so nothing has to show: always true; no-fault entries only).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ def symptom_visible(api: client.ApiClient, symptom: dict[str, Any], node: str | 
     ``node`` is the node the fault changed, if any: a node check looks there (the pod that
     selected it may have moved since).
     """
+    if symptom["check"] == "none":
+        return True
     core = client.CoreV1Api(api)
     if symptom["check"] == "node-condition":
         node = core.read_node_status(node or node_for(core, symptom["node"]))

@@ -172,11 +172,19 @@ def test_only_the_pods_own_timeouts_are_read_not_the_ones_it_relays() -> None:
 
 
 class CannedTools(Tools):
-    """Tools whose kubectl answers from a fixed cluster: a Deployment whose pod crash-loops without a FATAL line."""
+    """Tools whose kubectl answers from a fixed cluster: a Deployment whose pod crash-loops without a FATAL line
+    (``ready`` 0) or runs (``ready`` 1), and a bare debug Pod that is OOMKilled over and over."""
 
-    def __init__(self) -> None:
-        super().__init__(env={})
+    def __init__(self, ready: int = 0, series: dict[str, list[dict[str, Any]]] | None = None) -> None:
+        super().__init__(env={"PROMETHEUS_URL": "http://prometheus.invalid"} if series is not None else {})
         self.calls: list[tuple[str, ...]] = []
+        self.ready = ready
+        self.series = series or {}
+
+    def promql(self, query: str) -> list[dict[str, Any]]:
+        """The canned series of the first key found in ``query`` (none otherwise)."""
+        self.calls.append(("promql", query))
+        return next((v for k, v in self.series.items() if k in query), [])
 
     def kubectl(self, *args: str, input: str | None = None, timeout: float = 60) -> ToolResult:
         self.calls.append(args)
@@ -185,7 +193,11 @@ class CannedTools(Tools):
         if args[0] == "get":
             owner = {"kind": "ReplicaSet", "name": "web-1"}
             items = [{"kind": "Deployment", "metadata": {"namespace": "ns", "name": "web"},
-                      "spec": {"replicas": 1}, "status": {"readyReplicas": 0}},
+                      "spec": {"replicas": 1}, "status": {"readyReplicas": self.ready}},
+                     {"kind": "Pod", "metadata": {"namespace": "ns", "name": "debug"},
+                      "status": {"phase": "Running", "containerStatuses": [
+                          {"name": "sh", "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                           "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}}}]}},
                      {"kind": "ReplicaSet", "metadata": {"namespace": "ns", "name": "web-1", "ownerReferences": [
                          {"kind": "Deployment", "name": "web"}]}},
                      {"kind": "Pod", "metadata": {"namespace": "ns", "name": "web-1-a", "ownerReferences": [owner]},
@@ -203,5 +215,30 @@ def test_a_symptom_it_cannot_explain_is_escalated_and_nothing_is_changed() -> No
     incident = Incident("web is down", 300, "2099-01-01T00:00:00Z", ["ns"], "")
     diagnosis = ReferenceAgent().run(incident, tools)
     assert diagnosis is not None and diagnosis.escalate and diagnosis.root_cause is None
-    assert "Unavailable: Deployment ns/web." in diagnosis.summary
+    assert "Impact: unavailable: Deployment ns/web." in diagnosis.summary
+    assert "Left alone, as unrelated to the complaint (owned by no workload, behind no Service): " \
+           "Pod ns/debug (CrashLoopBackOff, OOMKilled)." in diagnosis.summary
     assert {call[0] for call in tools.calls} == {"get", "logs"}
+    assert all("debug" not in call for call in tools.calls)  # the bystander's logs are not even read
+
+
+def test_a_service_missing_its_slo_is_not_called_no_fault() -> None:
+    storefront = {"metric": {"namespace": "ns", "service": "web"}, "value": [0, "0.25"]}
+    tools = CannedTools(ready=1, series={"code=~": [storefront], "http_requests_total": [storefront]})
+    diagnosis = ReferenceAgent().run(Incident("errors on the site", 300, "2099-01-01T00:00:00Z", ["ns"], ""), tools)
+    assert diagnosis is not None and diagnosis.escalate and diagnosis.root_cause is None
+    assert "Impact: SLO missed: ns/web 5xx ratio 0.25 > 0.01." in diagnosis.summary
+
+
+@pytest.mark.parametrize("series", [None, {"code=~": [], "duration": [], "http_requests_total": [
+    {"metric": {"namespace": "ns", "service": "web"}, "value": [0, "20"]}]}])
+def test_a_failing_bystander_next_to_a_healthy_app_is_no_fault_and_left_alone(
+        series: dict[str, list[dict[str, Any]]] | None) -> None:
+    tools = CannedTools(ready=1, series=series)
+    diagnosis = ReferenceAgent().run(Incident("a pod keeps crashing", 300, "2099-01-01T00:00:00Z", ["ns"], ""), tools)
+    assert diagnosis is not None and not diagnosis.escalate
+    assert diagnosis.root_cause == {"category": "no-fault", "kind": None, "namespace": None, "name": None}
+    assert "Nothing was changed." in diagnosis.summary
+    assert "Pod ns/debug (CrashLoopBackOff, OOMKilled)" in diagnosis.summary
+    assert ("all 1 services with traffic meet their SLOs" in diagnosis.summary) == (series is not None)
+    assert {call[0] for call in tools.calls} == ({"get", "promql"} if series else {"get"})

@@ -4,7 +4,11 @@ It knows nothing of the scenario: everything comes from its tools in the inciden
 
 1. **Survey**: ``kubectl get pods,deploy,rs,sts,svc,netpol -o json`` per allowed namespace,
    ``kubectl get nodes -o json``.
-2. **Classify**, most fundamental cause first:
+2. **Triage** (``reference_triage``): the impact — unavailable workloads, nodes under pressure,
+   services missing their SLO in Prometheus. Nothing impacted → ``no-fault``, changing nothing.
+   Failing pods that no workload owns and no Service selects (debug pods, one-off Jobs) are
+   bystanders: set aside, left untouched and named in the diagnosis.
+3. **Classify**, most fundamental cause first:
    - a node under Disk/Memory pressure with the simulated kubelet's node-usage annotation
      (``chaositbench.io/node-disk-used`` / ``-memory-used``) → remove it → ``node-pressure``;
    - containers last terminated ``OOMKilled`` → double the memory limit of the owning workload
@@ -18,11 +22,10 @@ It knows nothing of the scenario: everything comes from its tools in the inciden
      source) that admits none of the flow and add the source as a peer → ``network-policy``;
    - a node under pressure that evicted pods of the allowed namespaces, its cause not visible → cordon
      it → ``node-pressure``;
-   - nothing, and every workload available → ``no-fault``, changing nothing; a symptom it cannot
-     explain (or fix) → it escalates, naming what it saw.
-3. **Verify**: wait, within the deadline, until the node pressure relieved is reported gone and the
+   - an impact it cannot explain (or fix) → it escalates, naming what it saw.
+4. **Verify**: wait, within the deadline, until the node pressure relieved is reported gone and the
    affected workloads are available again, in the API and then in Prometheus (kube-state-metrics).
-4. **Submit** the diagnosis.
+5. **Submit** the diagnosis.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from typing import Any, Callable
 
 from ..protocol import Diagnosis, Incident
 from ..tools import Tools
+from . import reference_triage as triage
 from .reference_netpol import Endpoint, find_blocker
 
 Obj = dict[str, Any]
@@ -174,6 +178,9 @@ class ReferenceAgent:
             cluster = Cluster(tools, incident.namespaces)
         except NoFinding as exc:
             return Diagnosis(None, f"Cannot survey the cluster: {exc}", escalate=True)
+        impact = triage.assess(cluster)
+        if not impact:
+            return triage.no_fault(incident, impact)
         finding, unexplained = None, []
         for investigate in self._investigations():
             try:
@@ -184,17 +191,10 @@ class ReferenceAgent:
             if finding is not None:
                 break
         if finding is None:
-            unavailable = [f"{kind} {namespace}/{name}" for kind, namespace, name in cluster.unavailable_workloads()]
-            if unexplained or unavailable:
-                return Diagnosis(None, "Root cause not found. " + " ".join(unexplained)
-                                 + (" Unavailable: " + ", ".join(unavailable) + "." if unavailable else ""),
-                                 escalate=True)
-            return Diagnosis({"category": "no-fault", "kind": None, "namespace": None, "name": None},
-                             "Every workload in " + ", ".join(incident.namespaces)
-                             + " is available and no node is under pressure: nothing to change.")
+            return triage.unexplained(impact, unexplained)
         recovered = self._verify(tools, finding, deadline)
         summary = finding.summary + (" Verified: the cluster reports it recovered." if recovered
-                                     else " It had not recovered by the deadline.")
+                                     else " It had not recovered by the deadline.") + triage.left_alone(impact)
         return Diagnosis({"category": finding.category, "kind": finding.kind, "namespace": finding.namespace,
                           "name": finding.name}, summary)
 
