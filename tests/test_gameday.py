@@ -178,7 +178,7 @@ RUNNER_NEEDS = [("get", "pods"), ("list", "pods"), ("list", "secrets"), ("list",
                 ("patch", "networkpolicies.networking.k8s.io"), ("update", "networkpolicies.networking.k8s.io"),
                 ("create", "networkpolicies.networking.k8s.io"), ("delete", "networkpolicies.networking.k8s.io"),
                 ("patch", "deployments.apps"), ("patch", "configmaps"),
-                ("create", "secrets"), ("delete", "pods"), ("create", "rolebindings.rbac.authorization.k8s.io"),
+                ("create", "secrets"), ("create", "pods"), ("delete", "pods"), ("create", "jobs.batch"), ("create", "rolebindings.rbac.authorization.k8s.io"),
                 ("delete", "rolebindings.rbac.authorization.k8s.io"), ("list", "poddisruptionbudgets.policy")]
 
 
