@@ -249,6 +249,15 @@ def test_in_cluster_outside_a_pod_says_so(monkeypatch: pytest.MonkeyPatch, tmp_p
         connect(None, tmp_path)
 
 
+def test_pre_provisioned_identity_needs_both_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHAOSITBENCH_AGENT_CLUSTERROLE", raising=False)
+    monkeypatch.delenv("CHAOSITBENCH_AGENT_NAMESPACE", raising=False)
+    assert provisioned_from_env() is None
+    monkeypatch.setenv("CHAOSITBENCH_AGENT_NAMESPACE", AGENTS_NAMESPACE)
+    with pytest.raises(ActivityFailed, match="set both CHAOSITBENCH_AGENT_NAMESPACE and CHAOSITBENCH_AGENT_CLUSTERROLE"):
+        provisioned_from_env()
+
+
 def test_runner_creates_and_removes_the_agent_sandbox(runner_pod: Path, cluster: tuple[SimServer, Kubectl],
                                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _, kubectl = cluster
