@@ -283,18 +283,26 @@ def test_runner_creates_and_removes_the_agent_sandbox(runner_pod: Path, cluster:
     assert kubectl("get", "rolebindings", "-A", "-l", f"chaositbench.io/sandbox={sandbox.id}", "-o", "name") == ""
 
 
-def test_runner_injects_and_removes_a_fault(runner_pod: Path, cluster: tuple[SimServer, Kubectl],
-                                            tmp_path: Path) -> None:
+@pytest.mark.parametrize(("fault", "watched", "namespace"), [
+    ("netpol", "networkpolicy/payment-ingress", "payments"),        # patches a policy
+    ("oomkilled-distractor", "pod/cart-loadtest", "shop"),          # adds a bare pod
+])
+def test_runner_injects_and_removes_a_fault(runner_pod: Path, cluster: tuple[SimServer, Kubectl], tmp_path: Path,
+                                            fault: str, watched: str, namespace: str) -> None:
     _, kubectl = cluster
     configuration = {"chaositbench_run_dir": str(tmp_path / "run")}
-    before = kubectl("get", "networkpolicy", "payment-ingress", "-n", "payments", "-o", "jsonpath={.spec}")
-    injection = faults.inject("netpol", configuration)
+
+    def spec() -> str:
+        return kubectl("get", watched, "-n", namespace, "--ignore-not-found", "-o", "jsonpath={.spec}")
+
+    before = spec()
+    injection = faults.inject(fault, configuration)
     try:
-        assert injection["namespaces"] == ["shop", "payments"]
-        assert kubectl("get", "networkpolicy", "payment-ingress", "-n", "payments", "-o", "jsonpath={.spec}") != before
+        assert namespace in injection["namespaces"]
+        assert spec() != before
     finally:
         faults.restore(configuration)  # remove_fault, then every declared object back as before
-    assert kubectl("get", "networkpolicy", "payment-ingress", "-n", "payments", "-o", "jsonpath={.spec}") == before
+    eventually(lambda: spec() == before, f"{watched} back as before the fault")
 
 
 @pytest.fixture(scope="module")
