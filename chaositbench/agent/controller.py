@@ -29,7 +29,7 @@ from ..faults import read_record, run_dir
 from ..target import connect
 from .agents import BUILTIN, REQUIRES, UnknownAgent, parse_agent
 from .protocol import Incident, InvalidDiagnosis, read_diagnosis
-from .sandbox import create_sandbox, teardown_sandbox
+from .sandbox import create_sandbox, provisioned_from_env, teardown_sandbox
 from .trajectory import Trajectory, install_kubectl_shim, now_iso
 
 logger = logging.getLogger("chaostoolkit")
@@ -176,7 +176,7 @@ def hand_over(complaint: str | None = None, sla_s: float | None = None, namespac
     install_kubectl_shim(work / "bin", real_kubectl(), trajectory.path)
 
     sandbox = create_sandbox(kubeconfig, list(namespaces), work / "kubeconfig", token_seconds=int(limit) + 300,
-                             context=context)
+                             context=context, provisioned=provisioned_from_env())
     try:
         started = time.time()
         incident = Incident(complaint=complaint, sla_s=float(sla_s), deadline=now_iso(started + limit),
