@@ -15,7 +15,18 @@ It knows nothing of the scenario: everything comes from its tools in the inciden
      pod template, or the ConfigMap/Secret it references) → ``config-env``;
    - Running-but-not-Ready pods whose log shows ``host:port: dial tcp ...: i/o timeout`` → resolve
      the host to a Service, find the NetworkPolicy (ingress at the destination, egress at the
-     source) that admits none of the flow and add the source as a peer → ``network-policy``;
+     source) that admits none of the flow and admit it with the least change (a peer on the rule
+     for the port, the port on the rule for the peer, else a rule in the workload's own policy
+     rather than a namespace-wide one) → ``network-policy``;
+   - a readiness probe answered 404, or refused on a port the container does not declare, or
+     liveness kills by a probe allowing the start-up under 10 s → put back the previous revision's
+     probe (else the declared port, or tolerant timing) → ``probe`` (``reference_probes``);
+   - not-ready callers refused by a Service (``host:port: dial tcp ...: connection refused``) that
+     selects no pod (a typo'd label: the selector gets the closest workload's labels) or targets a
+     port its pods do not declare → fix the Service → ``service-selector`` (``reference_services``);
+   - not-ready pods whose lookups time out (``lookup X on S:53: read udp ...: i/o timeout``) because
+     their namespace's egress policies admit no DNS → add the missing protocol or peer → ``dns``
+     (``reference_dns``);
    - a node under pressure that evicted pods of the allowed namespaces, its cause not visible → cordon
      it → ``node-pressure``;
    - nothing, and every workload available → ``no-fault``, changing nothing; a symptom it cannot
@@ -36,7 +47,10 @@ from typing import Any, Callable
 
 from ..protocol import Diagnosis, Incident
 from ..tools import Tools
+from .reference_dns import blocked_dns
 from .reference_netpol import Endpoint, find_blocker
+from .reference_probes import misconfigured_probe
+from .reference_services import broken_service
 
 Obj = dict[str, Any]
 
@@ -163,6 +177,40 @@ class Cluster:
     def live_pods(self) -> list[Obj]:
         return [p for p in self.of_kind("Pod") if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
 
+    def running_not_ready(self) -> list[tuple[Obj, tuple[str, str, str]]]:
+        """One Running-but-not-Ready pod of each workload that has one, with its workload."""
+        found: dict[tuple[str, str, str], Obj] = {}
+        for pod in self.live_pods():
+            status = pod.get("status") or {}
+            ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions") or [])
+            workload = self.workload_of(pod)
+            if not ready and status.get("phase") == "Running" and workload is not None:
+                found.setdefault(workload, pod)
+        return [(pod, workload) for workload, pod in found.items()]
+
+    def namespace_labels(self) -> dict[str, dict[str, str]]:
+        """The labels of every namespace (only the well-known name label of the allowed ones if unreadable)."""
+        result = self.tools.kubectl("get", "namespaces", "-o", "json")
+        if not result.ok:
+            return {ns: {"kubernetes.io/metadata.name": ns} for ns in self.namespaces}
+        return {ns["metadata"]["name"]: _labels(ns) for ns in json.loads(result.stdout)["items"]}
+
+    def revisions(self, workload: tuple[str, str, str]) -> list[tuple[str, Obj]]:
+        """A Deployment's (revision, pod template) pairs from its ReplicaSets, newest first."""
+        kind, namespace, name = workload
+        if kind != "Deployment":
+            return []
+        owned = [rs for rs in self.of_kind("ReplicaSet", namespace)
+                 if any(o["kind"] == "Deployment" and o["name"] == name
+                        for o in rs["metadata"].get("ownerReferences") or [])]
+        revision = lambda rs: int((rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", 0))
+        return [(str(revision(rs)), rs["spec"]["template"]) for rs in sorted(owned, key=revision, reverse=True)]
+
+    def previous_template(self, workload: tuple[str, str, str]) -> tuple[str, Obj] | None:
+        """The pod template and revision of the Deployment's newest ReplicaSet before the current one."""
+        revisions = self.revisions(workload)
+        return revisions[1] if len(revisions) > 1 else None
+
 
 class ReferenceAgent:
     """Investigates through its tools, fixes the root cause with the least change, verifies, diagnoses."""
@@ -201,6 +249,7 @@ class ReferenceAgent:
     def _investigations(self) -> list[Callable[[Cluster], Finding | None]]:
         """Most fundamental first; a pressure condition whose cause is not visible is the last resort."""
         return [lambda cluster: self._node_pressure(cluster, knob=True), self._oom_killed, self._bad_env,
+                misconfigured_probe, broken_service, blocked_dns,
                 self._blocked_dependency, lambda cluster: self._node_pressure(cluster, knob=False)]
 
     # -- node pressure ---------------------------------------------------------------------------
@@ -298,7 +347,7 @@ class ReferenceAgent:
         obj = cluster.get(kind, namespace, name)
         entry = _env_entry(obj["spec"]["template"], container, variable)
         what = f'{kind} {namespace}/{name} container {container} exits at start-up: {variable}="{bad}" is rejected'
-        previous = self._previous_template(cluster, workload)
+        previous = cluster.previous_template(workload)
         if previous is not None and entry is not None:
             revision, template = previous
             if _differs_only_in(obj["spec"]["template"], template, container, variable):
@@ -336,44 +385,20 @@ class ReferenceAgent:
                        f'{what}; it comes from {kind} {namespace}/{ref["name"]} key {ref["key"]}. '
                        f"Fix: set it to {good} and restarted the workload.", [workload])
 
-    def _previous_template(self, cluster: Cluster, workload: tuple[str, str, str]) -> tuple[str, Obj] | None:
-        """The pod template and revision of the Deployment's newest ReplicaSet before the current one."""
-        revisions = self._revisions(cluster, workload)
-        return revisions[1] if len(revisions) > 1 else None
-
     def _previous_values(self, cluster: Cluster, workload: tuple[str, str, str], container: str,
                          variable: str) -> list[str]:
         """Literal values of ``variable`` in the workload's earlier revisions, newest first."""
         values = []
-        for _, template in self._revisions(cluster, workload)[1:]:
+        for _, template in cluster.revisions(workload)[1:]:
             entry = _env_entry(template, container, variable)
             if entry is not None and "value" in entry:
                 values.append(entry["value"])
         return values
 
-    def _revisions(self, cluster: Cluster, workload: tuple[str, str, str]) -> list[tuple[str, Obj]]:
-        kind, namespace, name = workload
-        if kind != "Deployment":
-            return []
-        owned = [rs for rs in cluster.of_kind("ReplicaSet", namespace)
-                 if any(o["kind"] == "Deployment" and o["name"] == name
-                        for o in rs["metadata"].get("ownerReferences") or [])]
-        revision = lambda rs: int((rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", 0))
-        return [(str(revision(rs)), rs["spec"]["template"]) for rs in sorted(owned, key=revision, reverse=True)]
-
     # -- blocked dependency ------------------------------------------------------------------------
 
     def _blocked_dependency(self, cluster: Cluster) -> Finding | None:
-        seen: set[tuple[str, str, str]] = set()
-        for pod in cluster.live_pods():
-            status = pod.get("status") or {}
-            ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions") or [])
-            if ready or status.get("phase") != "Running":
-                continue
-            workload = cluster.workload_of(pod)
-            if workload is None or workload in seen:
-                continue
-            seen.add(workload)
+        for pod, workload in cluster.running_not_ready():
             logs = cluster.tools.logs(pod["metadata"]["namespace"], pod["metadata"]["name"], tail=50)
             for match in DIAL_TIMEOUT.finditer(logs.stdout):
                 finding = self._admit_flow(cluster, pod, workload, match.group("host"), int(match.group("port")),
@@ -392,7 +417,7 @@ class ReferenceAgent:
         if not destinations:
             return None
         target_port, port_name = _pod_port(service, destinations[0], port)
-        namespace_labels = self._namespace_labels(cluster)
+        namespace_labels = cluster.namespace_labels()
         source = Endpoint(source_namespace, namespace_labels.get(source_namespace, {}), _labels(pod))
         destination_namespace = service["metadata"]["namespace"]
         destination = Endpoint(destination_namespace, namespace_labels.get(destination_namespace, {}),
@@ -415,12 +440,6 @@ class ReferenceAgent:
                        f"(Service {destination_namespace}/{service['metadata']['name']}) time out because "
                        f"NetworkPolicy {blocker.namespace}/{blocker.name} admits no {blocker.direction} from that "
                        f"{peer}. Fix: added it as a peer of the rule for port {target_port}.", [workload])
-
-    def _namespace_labels(self, cluster: Cluster) -> dict[str, dict[str, str]]:
-        result = cluster.tools.kubectl("get", "namespaces", "-o", "json")
-        if not result.ok:
-            return {ns: {"kubernetes.io/metadata.name": ns} for ns in cluster.namespaces}
-        return {ns["metadata"]["name"]: _labels(ns) for ns in json.loads(result.stdout)["items"]}
 
     # -- verification ----------------------------------------------------------------------------
 
