@@ -59,22 +59,10 @@ def _fix_selector(cluster: "reference.Cluster", service: Obj) -> "reference.Find
     selector: dict[str, str] = (service.get("spec") or {}).get("selector") or {}
     if not selector or cluster.pods_of(service):
         return None
-    namespace = service["metadata"]["namespace"]
-    targets = {p.get("targetPort", p["port"]) for p in (service.get("spec") or {}).get("ports") or []}
-    candidates = []
-    for workload in cluster.of_kind("Deployment", namespace) + cluster.of_kind("StatefulSet", namespace):
-        template = workload["spec"]["template"]
-        labels = (template.get("metadata") or {}).get("labels") or {}
-        if all(key in labels for key in selector):
-            differing = {key: labels[key] for key, value in selector.items() if labels[key] != value}
-            serves = any({p.get("name"), p["containerPort"]} & targets
-                         for c in template["spec"]["containers"] for p in c.get("ports") or [])
-            if len(differing) < len(selector):
-                candidates.append(((len(differing), not serves), workload["metadata"]["name"], differing))
-    candidates.sort(key=lambda candidate: candidate[0])
-    if not candidates or (len(candidates) > 1 and candidates[0][0] == candidates[1][0]):
+    closest = _closest_workload(cluster, service, selector)
+    if closest is None:
         return None
-    _, owner, differing = candidates[0]
+    owner, differing = closest
     patch = [op for key, value in differing.items() for op in (
         {"op": "test", "path": f"/spec/selector/{_pointer(key)}", "value": selector[key]},
         {"op": "replace", "path": f"/spec/selector/{_pointer(key)}", "value": value})]
@@ -82,6 +70,32 @@ def _fix_selector(cluster: "reference.Cluster", service: Obj) -> "reference.Find
     right = ", ".join(f"{key}={value}" for key, value in differing.items())
     return _patch(cluster, service, patch, f"selects no pod (it has no endpoints), so its callers are refused: its "
                   f"selector asks {wrong}, the pods of {owner} carry {right}. Fix: set the selector to {right}.")
+
+
+def _closest_workload(cluster: "reference.Cluster", service: Obj,
+                      selector: dict[str, str]) -> tuple[str, dict[str, str]] | None:
+    """The one workload of the Service's namespace whose pod labels have every selector key and differ in the
+    fewest (but not all) values — ties broken by declaring the Service's targetPort — and the values it carries.
+
+    None when there is none, a tie, or one the selector already matches (it has no pods: scaled to zero).
+    """
+    namespace = service["metadata"]["namespace"]
+    targets = {p.get("targetPort", p["port"]) for p in (service.get("spec") or {}).get("ports") or []}
+    ranked = []
+    for workload in cluster.of_kind("Deployment", namespace) + cluster.of_kind("StatefulSet", namespace):
+        template = workload["spec"]["template"]
+        labels = (template.get("metadata") or {}).get("labels") or {}
+        if not all(key in labels for key in selector):
+            continue
+        differing = {key: labels[key] for key, value in selector.items() if labels[key] != value}
+        serves = any({p.get("name"), p["containerPort"]} & targets
+                     for c in template["spec"]["containers"] for p in c.get("ports") or [])
+        if len(differing) < len(selector):
+            ranked.append(((len(differing), not serves), workload["metadata"]["name"], differing))
+    ranked.sort(key=lambda candidate: candidate[0])
+    if not ranked or (len(ranked) > 1 and ranked[0][0] == ranked[1][0]) or not ranked[0][2]:
+        return None
+    return ranked[0][1], ranked[0][2]
 
 
 def _fix_target_port(cluster: "reference.Cluster", service: Obj, port: int) -> "reference.Finding | None":
