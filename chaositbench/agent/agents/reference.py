@@ -13,20 +13,20 @@ It knows nothing of the scenario: everything comes from its tools in the inciden
      ``does not match pattern``) → put back the previous revision when it differs only in that
      variable (``rollout undo``), else set an accepted value where the variable is defined (the
      pod template, or the ConfigMap/Secret it references) → ``config-env``;
-   - Running-but-not-Ready pods whose log shows ``host:port: dial tcp ...: i/o timeout`` → resolve
-     the host to a Service, find the NetworkPolicy (ingress at the destination, egress at the
-     source) that admits none of the flow and admit it with the least change (a peer on the rule
-     for the port, the port on the rule for the peer, else a rule in the workload's own policy
-     rather than a namespace-wide one) → ``network-policy``;
    - a readiness probe answered 404, or refused on a port the container does not declare, or
      liveness kills by a probe allowing the start-up under 10 s → put back the previous revision's
      probe (else the declared port, or tolerant timing) → ``probe`` (``reference_probes``);
-   - not-ready callers refused by a Service (``host:port: dial tcp ...: connection refused``) that
+   - not-ready callers refused by (or timing out on) a Service (``host:port: dial tcp ...``) that
      selects no pod (a typo'd label: the selector gets the closest workload's labels) or targets a
      port its pods do not declare → fix the Service → ``service-selector`` (``reference_services``);
    - not-ready pods whose lookups time out (``lookup X on S:53: read udp ...: i/o timeout``) because
      their namespace's egress policies admit no DNS → add the missing protocol or peer → ``dns``
      (``reference_dns``);
+   - Running-but-not-Ready pods whose log shows ``host:port: dial tcp ...: i/o timeout`` → resolve
+     the host to a Service, find the NetworkPolicy (ingress at the destination, egress at the
+     source) that admits none of the flow and admit it with the least change (a peer on the rule
+     for the port, the port on the rule for the peer, else a rule in the workload's own policy
+     rather than a namespace-wide one) → ``network-policy``;
    - a node under pressure that evicted pods of the allowed namespaces, its cause not visible → cordon
      it → ``node-pressure``;
    - nothing, and every workload available → ``no-fault``, changing nothing; a symptom it cannot
