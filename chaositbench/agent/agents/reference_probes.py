@@ -42,7 +42,7 @@ def misconfigured_probe(cluster: "reference.Cluster") -> "reference.Finding | No
         if namespace not in events:
             events[namespace] = _events(cluster, namespace)
         mine = [e for e in events[namespace] if (e.get("involvedObject") or {}).get("name") == pod["metadata"]["name"]]
-        for container in pod["spec"]["containers"]:
+        for container in (pod.get("spec") or {}).get("containers") or []:
             finding = (_liveness(cluster, workload, container, mine) or
                        _readiness(cluster, workload, container, mine))
             if finding is not None:
