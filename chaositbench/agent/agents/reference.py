@@ -195,6 +195,10 @@ class Cluster:
             return {ns: {"kubernetes.io/metadata.name": ns} for ns in self.namespaces}
         return {ns["metadata"]["name"]: _labels(ns) for ns in json.loads(result.stdout)["items"]}
 
+    def json_patch(self, kind: str, namespace: str, name: str, operations: list[Obj]) -> None:
+        """``kubectl patch <kind> <name> -n <namespace> --type=json`` with ``operations``."""
+        self.tools.kubectl("patch", kind.lower(), name, "-n", namespace, "--type=json", "-p", json.dumps(operations))
+
     def revisions(self, workload: tuple[str, str, str]) -> list[tuple[str, Obj]]:
         """A Deployment's (revision, pod template) pairs from its ReplicaSets, newest first."""
         kind, namespace, name = workload
@@ -432,8 +436,7 @@ class ReferenceAgent:
                                    destination_selector))
         if blocker is None:
             return None
-        cluster.tools.kubectl("patch", "networkpolicy", blocker.name, "-n", blocker.namespace, "--type=json",
-                              "-p", json.dumps(blocker.patch))
+        cluster.json_patch("NetworkPolicy", blocker.namespace, blocker.name, blocker.patch)
         peer = "source" if blocker.direction == "ingress" else "destination"
         return Finding("network-policy", "NetworkPolicy", blocker.namespace, blocker.name,
                        f"{workload[0]} {source_namespace}/{workload[2]} is not ready: its connections to {host}:{port} "

@@ -42,8 +42,7 @@ def blocked_dns(cluster: "reference.Cluster") -> "reference.Finding | None":
             raise reference.NoFinding(f"Pod {namespace}/{name}: lookups of {match.group('host')} on "
                                       f"{match.group('server')}:53 time out, yet the policies of {namespace} admit "
                                       "DNS: the DNS service itself may be failing.")
-        cluster.tools.kubectl("patch", "networkpolicy", blocker.name, "-n", blocker.namespace, "--type=json",
-                              "-p", json.dumps(blocker.patch))
+        cluster.json_patch("NetworkPolicy", blocker.namespace, blocker.name, blocker.patch)
         awaited = [w for w in cluster.unavailable_workloads() if w[1] == namespace]
         return reference.Finding(
             "dns", "NetworkPolicy", blocker.namespace, blocker.name,

@@ -132,6 +132,6 @@ def _restore(cluster: "reference.Cluster", workload: tuple[str, str, str], conta
     path = f"/spec/template/spec/containers/{index}"
     patch = [{"op": "test", "path": f"{path}/name", "value": container["name"]},
              {"op": "replace", "path": f"{path}/{field}", "value": value}]
-    cluster.tools.kubectl("patch", workload_kind.lower(), name, "-n", namespace, "--type=json", "-p", json.dumps(patch))
+    cluster.json_patch(workload_kind, namespace, name, patch)
     return reference.Finding("probe", workload_kind, namespace, name, f"{where} fails: {what}. Fix: {how}.",
                              [workload])

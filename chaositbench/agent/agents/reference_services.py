@@ -15,7 +15,6 @@ A Service whose pods exist but are not ready (a crash, a failing dependency) is 
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -50,7 +49,7 @@ def _pointer(key: str) -> str:
 
 def _patch(cluster: "reference.Cluster", service: Obj, patch: list[Obj], summary: str) -> "reference.Finding":
     namespace, name = service["metadata"]["namespace"], service["metadata"]["name"]
-    cluster.tools.kubectl("patch", "service", name, "-n", namespace, "--type=json", "-p", json.dumps(patch))
+    cluster.json_patch("Service", namespace, name, patch)
     return reference.Finding("service-selector", "Service", namespace, name, f"Service {namespace}/{name} {summary}",
                              cluster.unavailable_workloads())
 
