@@ -233,15 +233,27 @@ def failed_root_cause_checks(fault: str, configuration: Configuration | None = N
                 failures.append(f"{ref['kind']} {ref.get('namespace')}/{ref['name']} does not exist")
                 continue
             for expect in check.get("expect") or []:
-                values = values_at(obj, expect["path"])
-                if "none_of" in expect:
-                    met = not any(value in expect["none_of"] for value in values)
-                else:
-                    met = any(expectation_met(value, expect) for value in values)
-                if not met:
-                    failures.append(f"{ref['kind']} {ref.get('namespace')}/{ref['name']} "
-                                    f"{expect['path']} = {values!r}")
+                if not path_expectation_met(obj, expect):
+                    failures.append(f"{ref['kind']} {ref.get('namespace')}/{ref['name']} {_shown(obj, expect)}")
     return failures
+
+
+def path_expectation_met(obj: Any, expect: dict[str, Any]) -> bool:
+    """Whether ``obj`` meets one ``expect`` entry: some value at its ``path`` meets it (``none_of``: no
+    value at the path is listed), or, for ``any_of``, at least one of the entries it lists is met."""
+    if "any_of" in expect:
+        return any(path_expectation_met(obj, alternative) for alternative in expect["any_of"])
+    values = values_at(obj, expect["path"])
+    if "none_of" in expect:
+        return not any(value in expect["none_of"] for value in values)
+    return any(expectation_met(value, expect) for value in values)
+
+
+def _shown(obj: Any, expect: dict[str, Any]) -> str:
+    """The values an unmet expectation saw, as ``path = values`` (each alternative of an ``any_of``)."""
+    if "any_of" in expect:
+        return " and ".join(_shown(obj, alternative) for alternative in expect["any_of"])
+    return f"{expect['path']} = {values_at(obj, expect['path'])!r}"
 
 
 def root_cause_gone(fault: str, timeout_s: float | str = 0.0, configuration: Configuration = None,

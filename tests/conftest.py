@@ -7,11 +7,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 from kubernetes import client, config
 
+from chaositbench import actions
 from chaositbench.sim.server import SimServer
 
 KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
@@ -71,3 +72,23 @@ def core(api_client: client.ApiClient) -> client.CoreV1Api:
 @pytest.fixture(scope="module")
 def apps(api_client: client.ApiClient) -> client.AppsV1Api:
     return client.AppsV1Api(api_client)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A simulated cluster (fast clock) with the demo app healthy; its admin kubeconfig."""
+    with SimServer(time_scale=0.1, app="demo") as sim:
+        yield sim.write_kubeconfig(tmp_path_factory.mktemp("reference") / "kubeconfig")
+
+
+@pytest.fixture
+def configuration(demo: Path, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """The run's configuration; the fault and whatever the agent changed are undone afterwards."""
+    conf = {"chaositbench_cluster": "kubeconfig", "chaositbench_kubeconfig": str(demo),
+            "chaositbench_context": "chaositbench-sim", "chaositbench_run_dir": str(tmp_path / "run")}
+    from reference_harness import wait_available, wait_no_pressure  # it imports KUBECTL from here
+
+    assert wait_available(demo, 30) == [], "the demo app is not healthy before the test"
+    assert wait_no_pressure(demo, 60) == [], "a node is still under pressure before the test"
+    yield conf
+    actions.restore_cluster(conf)

@@ -8,11 +8,8 @@ ground truth and checks, as the admin, that every workload of the scenario is av
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -24,77 +21,14 @@ from chaositbench.agent.agents.reference_netpol import Endpoint, find_blocker, s
 from chaositbench.agent.tools import ToolResult, Tools
 from chaositbench.agent.trajectory import Trajectory
 from chaositbench.fault_probes import fault_symptom_visible
-from chaositbench.sim.server import SimServer
 
-from conftest import KUBECTL
+from reference_harness import AGENT_TIMEOUT_S, NAMESPACES, matches, wait_available, wait_no_pressure
 
-NAMESPACES = ("shop", "payments", "data")
 # disk-pressure last: the kubelet reports pressure for its transition period after the disk is freed.
 SEED_FAULTS = ("oomkilled", "netpol", "wrong-env", "payment-502", "disk-pressure")
 # pods that cannot start: images, ConfigMaps/Secrets and their keys, config files, init containers
 STARTUP_FAULTS = ("image-tag-typo", "image-repo-typo", "secret-key-missing", "missing-secret", "config-file-key",
                   "configmap-typo", "init-container")
-AGENT_TIMEOUT_S = 40
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A simulated cluster (fast clock) with the demo app healthy; its admin kubeconfig."""
-    with SimServer(time_scale=0.1, app="demo") as sim:
-        yield sim.write_kubeconfig(tmp_path_factory.mktemp("reference") / "kubeconfig")
-
-
-@pytest.fixture
-def configuration(demo: Path, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """The run's configuration; the fault and whatever the agent changed are undone afterwards."""
-    conf = {"chaositbench_cluster": "kubeconfig", "chaositbench_kubeconfig": str(demo),
-            "chaositbench_context": "chaositbench-sim", "chaositbench_run_dir": str(tmp_path / "run")}
-    assert wait_available(demo, 30) == [], "the demo app is not healthy before the test"
-    assert wait_no_pressure(demo, 60) == [], "a node is still under pressure before the test"
-    yield conf
-    actions.restore_cluster(conf)
-
-
-def admin_json(kubeconfig: Path, *args: str) -> Any:
-    out = subprocess.run([str(KUBECTL), *args, "-o", "json"], capture_output=True, text=True, check=True,
-                         env={**os.environ, "KUBECONFIG": str(kubeconfig)}).stdout
-    return json.loads(out)
-
-
-def unavailable(kubeconfig: Path) -> list[str]:
-    """Workloads of the demo namespaces whose replicas are not all updated and ready."""
-    missing = []
-    for namespace in NAMESPACES:
-        for item in admin_json(kubeconfig, "get", "deploy,sts", "-n", namespace)["items"]:
-            wanted, status = item["spec"].get("replicas", 1), item.get("status") or {}
-            if wanted == 0 or status.get("readyReplicas", 0) != wanted or status.get("updatedReplicas", 0) != wanted:
-                missing.append(f"{item['kind']}/{namespace}/{item['metadata']['name']}")
-    return missing
-
-
-def wait_available(kubeconfig: Path, timeout_s: float) -> list[str]:
-    deadline = time.monotonic() + timeout_s
-    while (missing := unavailable(kubeconfig)) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    return missing
-
-
-def wait_no_pressure(kubeconfig: Path, timeout_s: float) -> list[str]:
-    """Nodes still reporting a pressure condition after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        pressed = [node["metadata"]["name"] for node in admin_json(kubeconfig, "get", "nodes")["items"]
-                   if any(c["type"].endswith("Pressure") and c["status"] == "True" for c in node["status"]["conditions"])]
-        if not pressed or time.monotonic() > deadline:
-            return pressed
-        time.sleep(0.5)
-
-
-def matches(root_cause: dict[str, Any], ground_truth: dict[str, Any]) -> bool:
-    """Category and root-cause object exactly as the ground truth names them (not merely an alias)."""
-    expected = ground_truth["object"]
-    return root_cause == {"category": ground_truth["category"], "kind": expected["kind"],
-                          "namespace": expected.get("namespace"), "name": expected["name"]}
 
 
 def test_reference_agent_changes_nothing_when_nothing_is_broken(demo: Path, configuration: dict[str, Any]) -> None:

@@ -36,9 +36,20 @@ It knows nothing of the scenario: everything comes from its tools in the inciden
      pod template, or the ConfigMap/Secret it references) → ``config-env``;
    - else, crash-looping containers rejecting (``does not match pattern``) a value read from a ConfigMap →
      the value the ConfigMaps sharing its settings agree on → ``config-env``;
+   - a readiness probe answered 404, or refused on a port the container does not declare, or
+     liveness kills by a probe allowing the start-up under 10 s → put back the previous revision's
+     probe (else the declared port, or tolerant timing) → ``probe`` (``reference_probes``);
+   - not-ready callers refused by (or timing out on) a Service (``host:port: dial tcp ...``) that
+     selects no pod (a typo'd label: the selector gets the closest workload's labels) or targets a
+     port its pods do not declare → fix the Service → ``service-selector`` (``reference_services``);
+   - not-ready pods whose lookups time out (``lookup X on S:53: read udp ...: i/o timeout``) because
+     their namespace's egress policies admit no DNS → add the missing protocol or peer → ``dns``
+     (``reference_dns``);
    - Running-but-not-Ready pods whose log shows ``host:port: dial tcp ...: i/o timeout`` → resolve
      the host to a Service, find the NetworkPolicy (ingress at the destination, egress at the
-     source) that admits none of the flow and add the source as a peer → ``network-policy``;
+     source) that admits none of the flow and admit it with the least change (a peer on the rule
+     for the port, the port on the rule for the peer, else a rule in the workload's own policy
+     rather than a namespace-wide one) → ``network-policy``;
    - a node under pressure that evicted pods of the allowed namespaces, its cause not visible → cordon
      it → ``node-pressure``;
    - an impact it cannot explain (or fix) → it escalates, naming what it saw.
@@ -60,8 +71,11 @@ from ..protocol import Diagnosis, Incident
 from ..tools import Tools
 from . import reference_capacity as capacity
 from . import reference_triage as triage
+from .reference_dns import blocked_dns
 from .reference_netpol import Endpoint, find_blocker
 from .reference_pods import differs_only_in, previous_revision, without_variable
+from .reference_probes import misconfigured_probe
+from .reference_services import broken_service
 
 Obj = dict[str, Any]
 
@@ -204,6 +218,28 @@ class Cluster:
     def live_pods(self) -> list[Obj]:
         return [p for p in self.of_kind("Pod") if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
 
+    def running_not_ready(self) -> list[tuple[Obj, tuple[str, str, str]]]:
+        """One Running-but-not-Ready pod of each workload that has one, with its workload."""
+        found: dict[tuple[str, str, str], Obj] = {}
+        for pod in self.live_pods():
+            status = pod.get("status") or {}
+            ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions") or [])
+            workload = self.workload_of(pod)
+            if not ready and status.get("phase") == "Running" and workload is not None:
+                found.setdefault(workload, pod)
+        return [(pod, workload) for workload, pod in found.items()]
+
+    def namespace_labels(self) -> dict[str, dict[str, str]]:
+        """The labels of every namespace (only the well-known name label of the allowed ones if unreadable)."""
+        result = self.tools.kubectl("get", "namespaces", "-o", "json")
+        if not result.ok:
+            return {ns: {"kubernetes.io/metadata.name": ns} for ns in self.namespaces}
+        return {ns["metadata"]["name"]: _labels(ns) for ns in json.loads(result.stdout)["items"]}
+
+    def json_patch(self, kind: str, namespace: str, name: str, operations: list[Obj]) -> None:
+        """``kubectl patch <kind> <name> -n <namespace> --type=json`` with ``operations``."""
+        self.tools.kubectl("patch", kind.lower(), name, "-n", namespace, "--type=json", "-p", json.dumps(operations))
+
 
 class ReferenceAgent:
     """Investigates through its tools, fixes the root cause with the least change, verifies, diagnoses."""
@@ -241,7 +277,7 @@ class ReferenceAgent:
         return [lambda cluster: self._node_pressure(cluster, knob=True),
                 capacity.unschedulable, capacity.rejected, capacity.scaled_to_zero, self._oom_killed,
                 image.image_pull, config.missing_config, init.failing_init_container, config.config_file_key,
-                self._bad_env, config.config_value,
+                self._bad_env, config.config_value, misconfigured_probe, broken_service, blocked_dns,
                 self._blocked_dependency, lambda cluster: self._node_pressure(cluster, knob=False)]
 
     # -- node pressure ---------------------------------------------------------------------------
@@ -390,16 +426,7 @@ class ReferenceAgent:
     # -- blocked dependency ------------------------------------------------------------------------
 
     def _blocked_dependency(self, cluster: Cluster) -> Finding | None:
-        seen: set[tuple[str, str, str]] = set()
-        for pod in cluster.live_pods():
-            status = pod.get("status") or {}
-            ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions") or [])
-            if ready or status.get("phase") != "Running":
-                continue
-            workload = cluster.workload_of(pod)
-            if workload is None or workload in seen:
-                continue
-            seen.add(workload)
+        for pod, workload in cluster.running_not_ready():
             logs = cluster.tools.logs(pod["metadata"]["namespace"], pod["metadata"]["name"], tail=50)
             for match in DIAL_TIMEOUT.finditer(logs.stdout):
                 finding = self._admit_flow(cluster, pod, workload, match.group("host"), int(match.group("port")),
@@ -418,7 +445,7 @@ class ReferenceAgent:
         if not destinations:
             return None
         target_port, port_name = _pod_port(service, destinations[0], port)
-        namespace_labels = self._namespace_labels(cluster)
+        namespace_labels = cluster.namespace_labels()
         source = Endpoint(source_namespace, namespace_labels.get(source_namespace, {}), _labels(pod))
         destination_namespace = service["metadata"]["namespace"]
         destination = Endpoint(destination_namespace, namespace_labels.get(destination_namespace, {}),
@@ -433,20 +460,13 @@ class ReferenceAgent:
                                    destination_selector))
         if blocker is None:
             return None
-        cluster.tools.kubectl("patch", "networkpolicy", blocker.name, "-n", blocker.namespace, "--type=json",
-                              "-p", json.dumps(blocker.patch))
+        cluster.json_patch("NetworkPolicy", blocker.namespace, blocker.name, blocker.patch)
         peer = "source" if blocker.direction == "ingress" else "destination"
         return Finding("network-policy", "NetworkPolicy", blocker.namespace, blocker.name,
                        f"{workload[0]} {source_namespace}/{workload[2]} is not ready: its connections to {host}:{port} "
                        f"(Service {destination_namespace}/{service['metadata']['name']}) time out because "
                        f"NetworkPolicy {blocker.namespace}/{blocker.name} admits no {blocker.direction} from that "
                        f"{peer}. Fix: added it as a peer of the rule for port {target_port}.", [workload])
-
-    def _namespace_labels(self, cluster: Cluster) -> dict[str, dict[str, str]]:
-        result = cluster.tools.kubectl("get", "namespaces", "-o", "json")
-        if not result.ok:
-            return {ns: {"kubernetes.io/metadata.name": ns} for ns in cluster.namespaces}
-        return {ns["metadata"]["name"]: _labels(ns) for ns in json.loads(result.stdout)["items"]}
 
     # -- verification ----------------------------------------------------------------------------
 

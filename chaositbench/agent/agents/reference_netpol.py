@@ -89,15 +89,23 @@ def _direction_types(policy: Obj) -> list[str]:
     return ["ingress", "egress"] if spec.get("egress") else ["ingress"]
 
 
+def _specificity(policy: Obj) -> int:
+    """How narrowly a policy's podSelector selects: its number of terms (0 for every pod of the namespace)."""
+    selector = (policy.get("spec") or {}).get("podSelector") or {}
+    return len(selector.get("matchLabels") or {}) + len(selector.get("matchExpressions") or [])
+
+
 def find_blocker(policies: list[Obj], local: Endpoint, other: Endpoint, direction: str,
                  port: int, port_name: str | None, protocol: str, peer_labels: dict[str, str]) -> Blocker | None:
     """The policy to patch if the policies of ``local``'s namespace drop the flow in ``direction``.
 
     ``local`` is the destination for ``ingress`` and the source for ``egress``; ``port`` is the
     destination pod's port number and ``port_name`` its name, if any. None when the
-    flow is admitted (or ``local`` is not isolated in that direction). The policy chosen is the one
-    selecting ``local`` that already has a rule covering the port (else the first selecting it);
-    the patch adds ``other`` (its namespace by name, its pods by ``peer_labels``) as a peer.
+    flow is admitted (or ``local`` is not isolated in that direction). The least change is chosen:
+    a rule that already covers the port gets ``other`` (its namespace by name, its pods by
+    ``peer_labels``) as a peer; else a rule whose peers already admit ``other`` gets the port;
+    else the policy selecting ``local`` most specifically (the most selector terms, not a
+    namespace-wide default) gets a new rule for the peer and the port.
     """
     key = "from" if direction == "ingress" else "to"
     selecting = [p for p in policies if p["metadata"]["namespace"] == local.namespace
@@ -119,7 +127,13 @@ def find_blocker(policies: list[Obj], local: Endpoint, other: Endpoint, directio
             if rule.get("ports") and port_covered(rule, port, port_name, protocol) and rule.get(key):
                 return Blocker(local.namespace, policy["metadata"]["name"], direction,
                                [{"op": "add", "path": f"/spec/{direction}/{index}/{key}/-", "value": peer}])
-    policy = selecting[0]
+    for policy in selecting:
+        for index, rule in enumerate((policy.get("spec") or {}).get(direction) or []):
+            if rule.get("ports") and rule.get(key) and any(peer_admits(p, local.namespace, other) for p in rule[key]):
+                return Blocker(local.namespace, policy["metadata"]["name"], direction,
+                               [{"op": "add", "path": f"/spec/{direction}/{index}/ports/-",
+                                 "value": {"protocol": protocol, "port": port}}])
+    policy = max(selecting, key=_specificity)
     new_rule = {key: [peer], "ports": [{"protocol": protocol, "port": port}]}
     if (policy.get("spec") or {}).get(direction) is None:
         patch = [{"op": "add", "path": f"/spec/{direction}", "value": [new_rule]}]
