@@ -3,8 +3,8 @@
 Default: a fresh embedded simulated cluster, served by ``chaositbench sim serve`` in a
 subprocess with its admin kubeconfig in a temporary directory, the app of ``chaositbench_app``
 (default ``demo``; ``none`` for an empty cluster) deployed on it from here and awaited healthy,
-plus a real Prometheus scraping it when the ``prometheus`` binary is installed (started while
-the app deploys, scraping every :func:`~.sim.prometheus.scrape_interval_for` the time scale); both are
+plus a real Prometheus scraping it once the app is healthy, when the ``prometheus`` binary is
+installed (scraping every :func:`~.sim.prometheus.scrape_interval_for` the time scale); both are
 stopped by :func:`release` or when the run (the Python process) ends. A real cluster is used
 only when asked for explicitly::
 
@@ -147,10 +147,11 @@ def _stop_started(kubeconfig: Path) -> None:
 
 
 def _start_sim(configuration: Configuration | None, prometheus_url: str | None) -> Target:
-    """Start Prometheus and the simulated cluster side by side, point Prometheus at it, deploy the app.
+    """Start Prometheus and the simulated cluster side by side, deploy the app, point Prometheus at the cluster.
 
-    Prometheus applies scrape targets on a fixed 5 s tick counted from its start whatever its
-    configuration, so it starts first, with no targets, and gets the cluster's once it answers.
+    Prometheus applies new scrape targets on a fixed 5 s tick counted from its start whatever its
+    configuration, so it starts first, with no targets; it gets the cluster's once the app is
+    healthy, so that its SLO windows start with the app up (as a Prometheus started then would).
     """
     time_scale = float(_setting(configuration, "chaositbench_sim_time_scale", "CHAOSITBENCH_SIM_TIME_SCALE") or 1.0)
     app = _setting(configuration, "chaositbench_app", "CHAOSITBENCH_APP") or DEFAULT_APP
@@ -167,11 +168,11 @@ def _start_sim(configuration: Configuration | None, prometheus_url: str | None) 
                 _started[kubeconfig] = (process, prometheus)
             atexit.register(process.stop)
             server = _server_of(kubeconfig, None)
-            pointing = pool.submit(_scrape_sim, prometheus, kubeconfig, server) if prometheus else None
+            credentials = pool.submit(_scrape_credentials, kubeconfig) if prometheus else None
             if app != NO_APP:
                 install_app(kubeconfig, app, timeout=APP_READY_TIMEOUT_S)
-            if pointing is not None:
-                pointing.result()
+            if prometheus is not None and credentials is not None:
+                prometheus.scrape(server, *credentials.result())
     except (RuntimeError, AppError) as exc:
         _stop_started(kubeconfig)
         raise ActivityFailed(f"could not start the embedded simulated cluster (app {app!r}): {exc}") from exc
@@ -189,14 +190,14 @@ def _start_prometheus(time_scale: float) -> PrometheusServer | None:
     return prometheus
 
 
-def _scrape_sim(prometheus: PrometheusServer, kubeconfig: Path, server: str) -> None:
-    """Point ``prometheus`` at the simulated cluster of ``kubeconfig`` (its API server, token, CA and nodes)."""
+def _scrape_credentials(kubeconfig: Path) -> tuple[str, bytes, list[str]]:
+    """What Prometheus needs to scrape the simulated cluster of ``kubeconfig``: its token, CA and nodes."""
     doc = yaml.safe_load(kubeconfig.read_text())
     token = doc["users"][0]["user"]["token"]
     ca_pem = base64.b64decode(doc["clusters"][0]["cluster"]["certificate-authority-data"])
     with config.new_client_from_config(config_file=str(kubeconfig)) as api:
         nodes = sorted(n.metadata.name for n in client.CoreV1Api(api).list_node().items)
-    prometheus.scrape(server, token, ca_pem, nodes)
+    return token, ca_pem, nodes
 
 
 def _from_kubeconfig(configuration: Configuration | None, prometheus_url: str | None) -> Target:
