@@ -103,7 +103,7 @@ def slo_window(configuration: Configuration | None = None) -> str:
 
 
 def poll(check: Callable[[], bool], timeout_s: float | str) -> bool:
-    """Call ``check`` until it returns true (True) or ``timeout_s`` seconds have passed (False); at least once."""
+    """Whether ``check()`` holds within ``timeout_s`` seconds (called at once, then every ``POLL_INTERVAL_S``)."""
     deadline = time.monotonic() + float(timeout_s)  # a string when substituted from the configuration
     while True:
         if check():

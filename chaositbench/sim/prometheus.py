@@ -2,14 +2,16 @@
 
 :class:`PrometheusServer` starts the ``prometheus`` binary (Debian package
 ``prometheus``) on a free local port with its own temporary data directory and a
-generated configuration: every second (every :func:`scrape_interval_for` the
-cluster's time scale: down to 0.5 s on a faster cluster) it scrapes, over HTTPS with the cluster's
+generated configuration: every scrape interval (1 s by default; for a simulated
+cluster :func:`scrape_interval_for` its time scale) it scrapes, over HTTPS with the cluster's
 CA and bearer token, the proxy paths of :mod:`.metrics.endpoints` (jobs
 ``kube-state-metrics``, ``kubelet`` with ``metrics_path`` ``/metrics`` and
 ``/metrics/cadvisor`` per node, ``app-metrics``), and evaluates the alerting
 rules of :func:`alert_rules` (names and expressions as kube-prometheus has them).
-``start`` returns once ``/-/ready`` answers; ``stop`` terminates it and removes
-its directory.
+``start`` returns once ``/-/ready`` answers; ``scrape`` points a running server at
+a cluster (a configuration reload through ``POST /-/reload``, enabled by
+``--web.enable-lifecycle`` on the local address only); ``stop`` terminates it and
+removes its directory.
 """
 
 from __future__ import annotations
