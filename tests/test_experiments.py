@@ -39,7 +39,8 @@ def _chaos(tmp_path: Path, *args: str, agent: str | None = "noop", settle_s: str
            timeout: float = 240) -> subprocess.CompletedProcess[str]:
     """``chaos ARGS`` on a fresh embedded cluster with ``agent`` (None: the default, ``reference``)."""
     env = {**os.environ, "CHAOSITBENCH_SIM_TIME_SCALE": "0.1", "CHAOSITBENCH_SETTLE_S": settle_s,
-           "CHAOSITBENCH_SLO_WINDOW": "3s", "CHAOSITBENCH_RUN_DIR": str(tmp_path / "run"), "CHAOSITBENCH_SCORE_PATH": str(tmp_path / "score.json")}
+           "CHAOSITBENCH_SLO_WINDOW": "3s", "CHAOSITBENCH_RUN_DIR": str(tmp_path / "run"),
+           "CHAOSITBENCH_SCORE_PATH": str(tmp_path / "score.json")}
     for key in ("CHAOSITBENCH_AGENT", "CHAOSITBENCH_CLUSTER", "CHAOSITBENCH_CONTEXT", "CHAOSITBENCH_PROMETHEUS_URL"):
         env.pop(key, None)
     if agent is not None:
