@@ -40,7 +40,7 @@ from chaoslib.types import Configuration
 from kubernetes import client, config
 from kubernetes.dynamic import DynamicClient
 
-from .apps import AppError, install_app
+from .apps import AppError, install_app, render_app
 from .sim.prometheus import PrometheusError, PrometheusServer, scrape_interval_for
 from .sim.server import APP_READY_TIMEOUT_S, SimProcess
 
@@ -147,7 +147,8 @@ def _stop_started(kubeconfig: Path) -> None:
 
 
 def _start_sim(configuration: Configuration | None, prometheus_url: str | None) -> Target:
-    """Start Prometheus and the simulated cluster side by side, deploy the app, point Prometheus at the cluster.
+    """Start Prometheus, the simulated cluster and the app's rendering side by side, deploy the app, point
+    Prometheus at the cluster.
 
     Prometheus applies new scrape targets on a fixed 5 s tick counted from its start whatever its
     configuration, so it starts first, with no targets; it gets the cluster's once the app is
@@ -159,8 +160,9 @@ def _start_sim(configuration: Configuration | None, prometheus_url: str | None) 
     process = SimProcess(kubeconfig, time_scale=time_scale)
     _started[kubeconfig] = (process, None)
     try:
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        with ThreadPoolExecutor(max_workers=2) as pool:
             starting = None if prometheus_url else pool.submit(_start_prometheus, time_scale)
+            rendering = pool.submit(render_app, app) if app != NO_APP else None  # needs no cluster
             try:
                 process.start()
             finally:
@@ -169,8 +171,8 @@ def _start_sim(configuration: Configuration | None, prometheus_url: str | None) 
             atexit.register(process.stop)
             server = _server_of(kubeconfig, None)
             credentials = pool.submit(_scrape_credentials, kubeconfig) if prometheus else None
-            if app != NO_APP:
-                install_app(kubeconfig, app, timeout=APP_READY_TIMEOUT_S)
+            if rendering is not None:
+                install_app(kubeconfig, app, timeout=APP_READY_TIMEOUT_S, manifests=rendering.result())
             if prometheus is not None and credentials is not None:
                 prometheus.scrape(server, *credentials.result())
     except (RuntimeError, AppError) as exc:
