@@ -11,7 +11,8 @@ Not a test: run it by hand and read the tables.
 
 ``one`` reports the median of ``--runs`` runs of one scenario per setting, phase by phase;
 ``catalog`` runs every ``experiments/*.json`` (or the ``--scenarios`` listed) once, one after
-the other, and prints the wall time, whether it was resolved and the score of each.
+the other, and prints the wall time, the baseline phase, whether it was resolved and the score
+of each.
 """
 
 from __future__ import annotations
@@ -169,17 +170,19 @@ def catalog(args: argparse.Namespace) -> int:
             result = run(experiment, setting, args.agent)
             resolved, score = _outcome(result)
             failed = failed or bool(result.error)
-            rows.append((experiment.stem, f"{result.wall_s:.1f}", resolved, score, result.error))
+            baseline = result.phases.get("baseline")
+            rows.append((experiment.stem, f"{result.wall_s:.1f}", "-" if baseline is None else f"{baseline:.1f}",
+                         resolved, score, result.error))
             print(f"  {setting} {experiment.stem}: {result.wall_s:.1f} s, resolved {resolved}", flush=True)
         total = time.monotonic() - started
         print(f"\ncatalog with agent {args.agent}, setting {setting} "
               f"({', '.join(f'{k}={v}' for k, v in SETTINGS[setting].items()) or 'no configuration'})")
         width = max(len(row[0]) for row in rows)
-        print(f"  {'scenario':<{width}}  {'wall s':>7}  {'resolved':>8}  {'score':>6}")
-        for name, wall, resolved, score, error in rows:
-            print(f"  {name:<{width}}  {wall:>7}  {resolved:>8}  {score:>6}" + (f"  {error}" if error else ""))
-        print(f"  {len(rows)} scenarios in {total:.0f} s "
-              f"({sum(r[2] == 'yes' for r in rows)} resolved)")
+        print(f"  {'scenario':<{width}}  {'wall s':>7}  {'baseline s':>10}  {'resolved':>8}  {'score':>6}")
+        for name, wall, baseline, resolved, score, error in rows:
+            print(f"  {name:<{width}}  {wall:>7}  {baseline:>10}  {resolved:>8}  {score:>6}"
+                  + (f"  {error}" if error else ""))
+        print(f"  {len(rows)} scenarios in {total:.0f} s ({sum(r[3] == 'yes' for r in rows)} resolved)")
     return 1 if failed else 0
 
 
