@@ -279,13 +279,20 @@ def _not_ready(api: k8s.ApiClient, resources: _Resources, live: dict[str, Any]) 
             + (f"; pods: {', '.join(problems)}" if problems else ""))
 
 
+def render_app(app: str, values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The manifests of a shipped app's chart (release name: the app's name)."""
+    return render_chart(chart_path(app), values, release=app)
+
+
 def install_app(target: Target, app: str, *, values: dict[str, Any] | None = None, timeout: float = 120.0,
-                announce: Announce | None = None) -> list[dict[str, Any]]:
-    """Render a shipped app's chart, apply it and wait until it is healthy; returns the manifests applied."""
+                announce: Announce | None = None, manifests: list[dict[str, Any]] | None = None
+                ) -> list[dict[str, Any]]:
+    """Render a shipped app's chart (unless its ``manifests`` are given, from :func:`render_app`), apply it and
+    wait until it is healthy; returns the manifests applied."""
     say = _quiet(announce)
-    path = chart_path(app)
-    manifests = render_chart(path, values, release=app)
-    say(f"app {app}: rendered {len(manifests)} objects from chart {path}")
+    if manifests is None:
+        manifests = render_app(app, values)
+        say(f"app {app}: rendered {len(manifests)} objects from chart {chart_path(app)}")
     deploy_app(target, manifests, announce=say)
     elapsed = wait_healthy(target, manifests, timeout=timeout, announce=say)
     say(f"app {app} healthy after {elapsed:.1f}s")

@@ -31,7 +31,7 @@ from . import target as targets
 from .catalog import load_fault
 from .experiment import fault_of
 from .faults import DECLARED_KINDS, normalized, read_record, run_dir
-from .probes import (BASELINE_FILE, catalog_entry, failed_root_cause_checks, slo_values, unhealthy_workloads,
+from .probes import (BASELINE_FILE, catalog_entry, failed_root_cause_checks, poll, slo_values, unhealthy_workloads,
                      within, workload_state)
 from .scoring import Collateral, Command, RunFacts, score
 
@@ -111,18 +111,18 @@ def _wait_healthy(target: targets.Target, namespaces: list[str], configuration: 
     Returns what is still unhealthy at the time-out (configuration ``chaositbench_ready_timeout_s``).
     """
     timeout = float((configuration or {}).get("chaositbench_ready_timeout_s") or DEFAULT_READY_TIMEOUT_S)
-    deadline = time.monotonic() + timeout
     bounds = catalog_entry("slo", SERVICE_SLO, configuration)
+    problems: list[str] = []
     with target.api_client() as api:
-        while True:
-            problems = unhealthy_workloads(workload_state(api, namespaces), None)
+        def healthy() -> bool:
+            problems[:] = unhealthy_workloads(workload_state(api, namespaces), None)
             if not problems and target.prometheus_url:
                 values = slo_values(SERVICE_SLO, configuration, target)
-                problems = [f"{service} success rate {value}" for service, value in values.items()
-                            if not within(value, bounds)] or ([] if values else ["no traffic in Prometheus yet"])
-            if not problems or time.monotonic() >= deadline:
-                return problems
-            time.sleep(1.0)
+                problems[:] = [f"{service} success rate {value}" for service, value in values.items()
+                               if not within(value, bounds)] or ([] if values else ["no traffic in Prometheus yet"])
+            return not problems
+        poll(healthy, timeout)
+    return problems
 
 
 def before_experiment_control(context: Experiment, configuration: Configuration = None,
@@ -173,16 +173,13 @@ def before_activity_control(context: dict[str, Any], configuration: Configuratio
         if _run.get("no_fault"):
             _run["handover"] = snapshot(_run["target"], _run["namespaces"], configuration)
             return
-        deadline = time.monotonic() + (FAULT_VISIBLE_TIMEOUT_S if _run.get("fault") else 0.0)
-        while True:
+
+        def seen() -> bool:
             try:
-                seen = bool(failed_root_cause_checks(_run["fault"], configuration, _run["target"]))
+                return bool(failed_root_cause_checks(_run["fault"], configuration, _run["target"]))
             except ActivityFailed:
-                seen = False
-            if seen or time.monotonic() >= deadline:
-                break
-            time.sleep(1.0)
-        if not seen:
+                return False
+        if not poll(seen, FAULT_VISIBLE_TIMEOUT_S if _run.get("fault") else 0.0):
             logger.warning("chaositbench: the root-cause check does not see fault %s before the hand-over",
                            _run["fault"])
         _run["handover"] = snapshot(_run["target"], _run["namespaces"], configuration)
@@ -195,15 +192,15 @@ def before_rollback_control(context: Experiment, configuration: Configuration = 
     if "baseline" not in _run or "handover" not in _run:
         return
     settle = float((configuration or {}).get("chaositbench_settle_s") or 0)
-    deadline = time.monotonic() + settle
-    while True:  # some causes take a while to clear once fixed (a disk, a rate window)
+    failures: list[str] = []
+
+    def gone() -> bool:  # some causes take a while to clear once fixed (a disk, a rate window)
         try:
-            failures = failed_root_cause_checks(_run["fault"], configuration, _run["target"])
+            failures[:] = failed_root_cause_checks(_run["fault"], configuration, _run["target"])
         except ActivityFailed as exc:
-            failures = [str(exc)]
-        if not failures or time.monotonic() >= deadline:
-            break
-        time.sleep(1.0)
+            failures[:] = [str(exc)]
+        return not failures
+    poll(gone, settle)
     _run["root_cause_failures"] = failures
     _run["end"] = snapshot(_run["target"], _run["namespaces"], configuration)
 

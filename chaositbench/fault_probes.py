@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import time
-
 from chaoslib.types import Configuration, Secrets
 
 from .catalog import load_fault
 from .faults import read_record, run_dir
+from .probes import poll
 from .symptoms import symptom_visible
 from .target import connect
 
 __all__ = ["fault_symptom_visible"]
-POLL_INTERVAL_S = 0.5
 
 
 def fault_symptom_visible(fault: str, timeout_s: float = 60.0, configuration: Configuration = None,
@@ -29,11 +27,5 @@ def fault_symptom_visible(fault: str, timeout_s: float = 60.0, configuration: Co
     injections = [i for i in read_record(directory)["injections"] if i["fault"] == fault and not i["removed"]]
     node = next((c["name"] for i in injections for c in i["changes"] if c["op"] == "node"), None)
     target = connect(configuration, directory)
-    deadline = time.monotonic() + timeout_s
     with target.api_client() as api:
-        while True:
-            if all(symptom_visible(api, check, node) for check in checks):
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(POLL_INTERVAL_S)
+        return poll(lambda: all(symptom_visible(api, check, node) for check in checks), timeout_s)

@@ -17,7 +17,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 from chaoslib.exceptions import ActivityFailed
@@ -34,8 +34,13 @@ __all__ = ["slo_holds", "workloads_healthy", "root_cause_gone"]
 
 PROBES_DIR = Path(__file__).resolve().parent.parent / "probes"
 BASELINE_FILE = "baseline.json"
-POLL_INTERVAL_S = 1.0
+#: how often a probe with a time-out checks again (a Prometheus query or a few API reads each time)
+POLL_INTERVAL_S = 0.25
 QUERY_TIMEOUT_S = 10.0
+#: the placeholder of ``probes/slo.yaml`` queries replaced by the rate window
+SLO_WINDOW_PLACEHOLDER = "$slo_window"
+DEFAULT_SLO_WINDOW = "15s"
+_DURATION = re.compile(r"(?:[0-9]+(?:ms|s|m|h|d|w|y))+")
 WORKLOAD_KINDS = (("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"))
 
 
@@ -87,7 +92,18 @@ def within(value: float, bounds: dict[str, Any]) -> bool:
     return ("min" not in bounds or value >= float(bounds["min"])) and ("max" not in bounds or value <= float(bounds["max"]))
 
 
-def _poll(check: Any, timeout_s: float | str) -> bool:
+def slo_window(configuration: Configuration | None = None) -> str:
+    """The SLO rate window: ``chaositbench_slo_window``, ``CHAOSITBENCH_SLO_WINDOW`` or 15s (a PromQL duration)."""
+    value = str((configuration or {}).get("chaositbench_slo_window") or os.environ.get("CHAOSITBENCH_SLO_WINDOW")
+                or DEFAULT_SLO_WINDOW)
+    if not _DURATION.fullmatch(value):
+        raise ActivityFailed(f"SLO window {value!r} (chaositbench_slo_window / CHAOSITBENCH_SLO_WINDOW) is not a "
+                             "Prometheus duration such as 15s, 3s or 1m30s")
+    return value
+
+
+def poll(check: Callable[[], bool], timeout_s: float | str) -> bool:
+    """Whether ``check()`` holds within ``timeout_s`` seconds (called at once, then every ``POLL_INTERVAL_S``)."""
     deadline = time.monotonic() + float(timeout_s)  # a string when substituted from the configuration
     while True:
         if check():
@@ -99,11 +115,15 @@ def _poll(check: Any, timeout_s: float | str) -> bool:
 
 def slo_values(probe: str, configuration: Configuration | None = None,
                target: Target | None = None) -> dict[str, float]:
-    """The current values of SLO probe ``probe``, keyed by the series' ``namespace/service`` (``""`` for one)."""
+    """The current values of SLO probe ``probe``, keyed by the series' ``namespace/service`` (``""`` for one).
+
+    ``$slo_window`` in the probe's query is replaced by :func:`slo_window`.
+    """
     entry = catalog_entry("slo", probe, configuration)
     target = target or connect(configuration, run_dir(configuration))
+    promql = entry["query"].replace(SLO_WINDOW_PLACEHOLDER, slo_window(configuration))
     return {"/".join(v for v in (labels.get("namespace"), labels.get("service")) if v): value
-            for labels, value in query(target.prometheus_url, entry["query"])}
+            for labels, value in query(target.prometheus_url, promql)}
 
 
 def slo_holds(probe: str, timeout_s: float | str = 0.0, configuration: Configuration = None,
@@ -119,7 +139,7 @@ def slo_holds(probe: str, timeout_s: float | str = 0.0, configuration: Configura
     def holds() -> bool:
         values = slo_values(probe, configuration, target)
         return bool(values) and all(within(v, entry) for v in values.values())
-    return _poll(holds, timeout_s)
+    return poll(holds, timeout_s)
 
 
 def read_baseline(configuration: Configuration | None = None) -> dict[str, Any] | None:
@@ -167,7 +187,7 @@ def workloads_healthy(probe: str = "demo-app", timeout_s: float | str = 0.0, con
     baseline = (read_baseline(configuration) or {}).get("workloads")
     target = connect(configuration, run_dir(configuration))
     with target.api_client() as api:
-        return _poll(lambda: not unhealthy_workloads(workload_state(api, namespaces), baseline), timeout_s)
+        return poll(lambda: not unhealthy_workloads(workload_state(api, namespaces), baseline), timeout_s)
 
 
 def values_at(obj: Any, path: list[Any]) -> list[Any]:
@@ -264,4 +284,4 @@ def root_cause_gone(fault: str, timeout_s: float | str = 0.0, configuration: Con
     object the fault changed. Polls for up to ``timeout_s`` seconds.
     """
     target = connect(configuration, run_dir(configuration))
-    return _poll(lambda: not failed_root_cause_checks(fault, configuration, target), timeout_s)
+    return poll(lambda: not failed_root_cause_checks(fault, configuration, target), timeout_s)

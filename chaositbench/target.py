@@ -1,9 +1,10 @@
 """Which cluster a run talks to: the one place that decides it, and refuses unsafe targets.
 
 Default: a fresh embedded simulated cluster, served by ``chaositbench sim serve`` in a
-subprocess with its admin kubeconfig in a temporary directory and the app of
-``chaositbench_app`` (default ``demo``; ``none`` for an empty cluster) deployed and healthy,
-plus a real Prometheus scraping it when the ``prometheus`` binary is installed; both are
+subprocess with its admin kubeconfig in a temporary directory, the app of ``chaositbench_app``
+(default ``demo``; ``none`` for an empty cluster) deployed on it from here and awaited healthy,
+plus a real Prometheus scraping it once the app is healthy, when the ``prometheus`` binary is
+installed (scraping every :func:`~.sim.prometheus.scrape_interval_for` the time scale); both are
 stopped by :func:`release` or when the run (the Python process) ends. A real cluster is used
 only when asked for explicitly::
 
@@ -29,6 +30,7 @@ import json
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -40,9 +42,10 @@ from chaoslib.types import Configuration
 from kubernetes import client, config
 from kubernetes.dynamic import DynamicClient
 
+from .apps import AppError, install_app, render_app
 from .incluster import InClusterError, write_in_cluster_kubeconfig
-from .sim.prometheus import PrometheusError, PrometheusServer
-from .sim.server import SimProcess
+from .sim.prometheus import PrometheusError, PrometheusServer, scrape_interval_for
+from .sim.server import APP_READY_TIMEOUT_S, SimProcess
 
 SIM, KUBECONFIG, IN_CLUSTER = "sim", "kubeconfig", "in-cluster"
 TARGET_FILE = "target.json"
@@ -51,6 +54,7 @@ REACHABILITY_TIMEOUT_S = 5.0
 CLUSTER_SCOPED_WRITABLE = frozenset({"Node"})
 
 DEFAULT_APP = "demo"
+NO_APP = "none"
 
 _started: dict[Path, tuple[SimProcess, PrometheusServer | None]] = {}
 
@@ -135,43 +139,81 @@ def connect(configuration: Configuration | None = None, run_dir: str | os.PathLi
 
 def release(target: Target) -> None:
     """Stop the simulated cluster (and its Prometheus) behind ``target`` if this process started them."""
-    process, prometheus = _started.pop(target.kubeconfig, (None, None))
+    _stop_started(target.kubeconfig)
+
+
+def _stop_started(kubeconfig: Path) -> None:
+    process, prometheus = _started.pop(kubeconfig, (None, None))
     if prometheus is not None:
         prometheus.stop()
     if process is not None:
         process.stop()
-        shutil.rmtree(target.kubeconfig.parent, ignore_errors=True)
+        shutil.rmtree(kubeconfig.parent, ignore_errors=True)
 
 
 def _start_sim(configuration: Configuration | None, prometheus_url: str | None) -> Target:
+    """Start Prometheus, the simulated cluster and the app's rendering side by side, deploy the app, point
+    Prometheus at the cluster.
+
+    Prometheus applies new scrape targets on a fixed 5 s tick counted from its start whatever its
+    configuration, so it starts first, with no targets; it gets the cluster's once the app is
+    healthy, so that its SLO windows start with the app up (as a Prometheus started then would).
+    """
     time_scale = float(_setting(configuration, "chaositbench_sim_time_scale", "CHAOSITBENCH_SIM_TIME_SCALE") or 1.0)
     app = _setting(configuration, "chaositbench_app", "CHAOSITBENCH_APP") or DEFAULT_APP
     kubeconfig = Path(tempfile.mkdtemp(prefix="chaositbench-sim-")) / "kubeconfig"
+    process = SimProcess(kubeconfig, time_scale=time_scale)
+    _started[kubeconfig] = (process, None)
     try:
-        process = SimProcess(kubeconfig, time_scale=time_scale, app=app).start()
-    except RuntimeError as exc:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            launched = None if prometheus_url else _launch_prometheus(time_scale)  # here: it dies with this thread
+            starting = pool.submit(_prometheus_ready, launched) if launched else None
+            rendering = pool.submit(render_app, app) if app != NO_APP else None  # needs no cluster
+            try:
+                process.start()
+            finally:
+                prometheus = starting.result() if starting else None
+                _started[kubeconfig] = (process, prometheus)
+            atexit.register(process.stop)
+            server = _server_of(kubeconfig, None)
+            credentials = pool.submit(_scrape_credentials, kubeconfig) if prometheus else None
+            if rendering is not None:
+                install_app(kubeconfig, app, timeout=APP_READY_TIMEOUT_S, manifests=rendering.result())
+            if prometheus is not None and credentials is not None:
+                prometheus.scrape(server, *credentials.result())
+    except (RuntimeError, AppError) as exc:
+        _stop_started(kubeconfig)
         raise ActivityFailed(f"could not start the embedded simulated cluster (app {app!r}): {exc}") from exc
-    atexit.register(process.stop)
-    server = _server_of(kubeconfig, None)
-    prometheus = None if prometheus_url else _start_prometheus(kubeconfig, server)
-    _started[kubeconfig] = (process, prometheus)
     return Target(kind=SIM, kubeconfig=kubeconfig, context=None, server=server,
                   prometheus_url=prometheus_url or (prometheus.url if prometheus else None))
 
 
-def _start_prometheus(kubeconfig: Path, server: str) -> PrometheusServer | None:
-    """A real Prometheus scraping the simulated cluster, or None when the binary is not installed."""
+def _launch_prometheus(time_scale: float) -> PrometheusServer | None:
+    """A real Prometheus with no scrape targets yet, launched, or None when the binary is not installed."""
+    try:
+        prometheus = PrometheusServer(None, scrape_interval=scrape_interval_for(time_scale)).launch()
+    except PrometheusError:
+        return None
+    atexit.register(prometheus.stop)
+    return prometheus
+
+
+def _prometheus_ready(prometheus: PrometheusServer) -> PrometheusServer | None:
+    """``prometheus`` once ready, or None when it cannot start (the run goes on without SLO data)."""
+    try:
+        return prometheus.wait_ready()
+    except PrometheusError:
+        return None
+
+
+def _scrape_credentials(kubeconfig: Path) -> tuple[str, bytes, list[str]]:
+    """What Prometheus needs to scrape the simulated cluster of ``kubeconfig``: its token, CA and nodes."""
     doc = yaml.safe_load(kubeconfig.read_text())
     token = doc["users"][0]["user"]["token"]
     ca_pem = base64.b64decode(doc["clusters"][0]["cluster"]["certificate-authority-data"])
     with config.new_client_from_config(config_file=str(kubeconfig)) as api:
         nodes = sorted(n.metadata.name for n in client.CoreV1Api(api).list_node().items)
-    try:
-        prometheus = PrometheusServer(server, token, ca_pem, nodes).start()
-    except PrometheusError:
-        return None
-    atexit.register(prometheus.stop)
-    return prometheus
+    return token, ca_pem, nodes
 
 
 def _from_kubeconfig(configuration: Configuration | None, prometheus_url: str | None) -> Target:

@@ -22,7 +22,7 @@ from chaoslib.exceptions import ActivityFailed
 
 from chaositbench.catalog import catalog_dir, fault_ids, load_fault
 from chaositbench.experiment import render
-from chaositbench.probes import catalog_entry, expectation_met, query, values_at
+from chaositbench.probes import catalog_entry, expectation_met, query, slo_window, values_at
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENTS = sorted((ROOT / "experiments").glob("*.json"))
@@ -40,7 +40,8 @@ def _chaos(tmp_path: Path, *args: str, agent: str | None = "noop", settle_s: str
            timeout: float = 240) -> subprocess.CompletedProcess[str]:
     """``chaos ARGS`` on a fresh embedded cluster with ``agent`` (None: the default, ``reference``)."""
     env = {**os.environ, "CHAOSITBENCH_SIM_TIME_SCALE": "0.1", "CHAOSITBENCH_SETTLE_S": settle_s,
-           "CHAOSITBENCH_RUN_DIR": str(tmp_path / "run"), "CHAOSITBENCH_SCORE_PATH": str(tmp_path / "score.json")}
+           "CHAOSITBENCH_SLO_WINDOW": "3s", "CHAOSITBENCH_RUN_DIR": str(tmp_path / "run"),
+           "CHAOSITBENCH_SCORE_PATH": str(tmp_path / "score.json")}
     for key in ("CHAOSITBENCH_AGENT", "CHAOSITBENCH_CLUSTER", "CHAOSITBENCH_CONTEXT", "CHAOSITBENCH_PROMETHEUS_URL"):
         env.pop(key, None)
     if agent is not None:
@@ -121,6 +122,19 @@ def test_every_experiment_has_a_root_cause_check_and_its_probes_exist() -> None:
 def test_an_unreachable_prometheus_is_named() -> None:
     with pytest.raises(ActivityFailed, match="Prometheus at http://127.0.0.1:9 is unreachable"):
         query("http://127.0.0.1:9", "up")
+
+
+def test_the_slo_window_comes_from_the_configuration_and_must_be_a_promql_duration(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHAOSITBENCH_SLO_WINDOW", raising=False)
+    assert slo_window(None) == "15s"
+    monkeypatch.setenv("CHAOSITBENCH_SLO_WINDOW", "1m30s")
+    assert slo_window(None) == "1m30s"
+    assert slo_window({"chaositbench_slo_window": "3s"}) == "3s"  # the configuration wins
+    with pytest.raises(ActivityFailed, match="'3 seconds' .* is not a Prometheus duration"):
+        slo_window({"chaositbench_slo_window": "3 seconds"})
+    for name, entry in yaml.safe_load((ROOT / "probes" / "slo.yaml").read_text()).items():
+        assert "[$slo_window]" in entry["query"] and "[15s]" not in entry["query"], name
 
 
 def test_field_paths_and_expectations() -> None:

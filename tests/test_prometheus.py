@@ -16,7 +16,8 @@ import yaml
 from prometheus_api_client import PrometheusConnect
 
 from chaositbench.sim import prometheus
-from chaositbench.sim.prometheus import PrometheusError, PrometheusServer, alert_rules, scrape_config
+from chaositbench.sim.prometheus import (PrometheusError, PrometheusServer, alert_rules, base_config, scrape_config,
+                                         scrape_interval_for)
 from chaositbench.sim.server import SimServer
 from conftest import Kubectl
 
@@ -127,6 +128,9 @@ def test_generated_rules_and_config_pass_promtool(tmp_path: Path) -> None:
                                                    ca_file=str(tmp_path / "ca.crt"))))
     checked = subprocess.run([promtool, "check", "config", str(config)], capture_output=True, text=True, timeout=30)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    config.write_text(yaml.safe_dump(base_config(scrape_interval_for(0.1))))  # no targets yet
+    checked = subprocess.run([promtool, "check", "config", str(config)], capture_output=True, text=True, timeout=30)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
     names = {r["alert"] for g in alert_rules()["groups"] for r in g["rules"]}
     assert {"KubePodCrashLooping", "KubePodNotReady", "KubeDeploymentReplicasMismatch", "KubeNodeDiskPressure",
             "NodeFilesystemAlmostFull"} <= names
@@ -164,3 +168,26 @@ def test_request_rate_is_the_declared_load(stack: tuple[SimServer, PrometheusSer
     promql = f'sum(rate(http_requests_total{{namespace="{NAMESPACE}", service="edge", code="200"}}[5s]))'
     assert wait_for(lambda: query(server, promql) and 8 < float(query(server, promql)[0]["value"][1]) < 12), \
         query(server, promql)
+
+
+def test_the_scrape_interval_follows_the_time_scale_down_to_half_a_second() -> None:
+    assert [scrape_interval_for(scale) for scale in (1.0, 2.0, 0.7, 0.1, 0.01)] == \
+        ["1000ms", "1000ms", "700ms", "500ms", "500ms"]
+
+
+def test_a_prometheus_started_without_targets_scrapes_the_cluster_it_is_pointed_at() -> None:
+    """Started before the cluster exists, then pointed at it by a configuration reload."""
+    with PrometheusServer(None, scrape_interval="500ms") as server:
+        assert query(server, "up") == []
+        with SimServer(time_scale=0.2) as sim:
+            assert sim.cluster is not None and sim.certificates is not None
+            nodes = ["chaositbench-worker"]
+            server.scrape(sim.url, sim.cluster.admin_token(), sim.certificates.ca_pem, nodes)
+            up = wait_for(lambda: {(s["metric"]["job"], s["value"][1]) for s in query(server, "up")} >= {
+                ("kube-state-metrics", "1"), ("kubelet", "1"), ("app-metrics", "1")}, timeout=30)
+            assert up, query(server, "up")
+
+
+def test_pointing_a_prometheus_that_is_not_running_says_so() -> None:
+    with pytest.raises(PrometheusError, match="is not running"):
+        PrometheusServer(None).scrape("https://127.0.0.1:1", "t", "", ["n1"])

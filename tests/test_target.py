@@ -41,6 +41,11 @@ def test_default_is_a_fresh_embedded_cluster_recorded_for_other_processes(tmp_pa
         if shutil.which("prometheus"):
             with urllib.request.urlopen(f"{target.prometheus_url}/-/ready", timeout=5) as answer:
                 assert answer.status == 200
+            with urllib.request.urlopen(f"{target.prometheus_url}/api/v1/status/config", timeout=5) as answer:
+                scraping = yaml.safe_load(json.loads(answer.read())["data"]["yaml"])  # started empty, then pointed
+            assert {job["job_name"] for job in scraping["scrape_configs"]} == {"kube-state-metrics", "kubelet",
+                                                                               "app-metrics"}
+            assert target.server.split("//")[1] in json.dumps(scraping["scrape_configs"])
         else:
             assert target.prometheus_url is None
         recorded = json.loads((tmp_path / "target.json").read_text())

@@ -2,13 +2,16 @@
 
 :class:`PrometheusServer` starts the ``prometheus`` binary (Debian package
 ``prometheus``) on a free local port with its own temporary data directory and a
-generated configuration: every second it scrapes, over HTTPS with the cluster's
+generated configuration: every scrape interval (1 s by default; for a simulated
+cluster :func:`scrape_interval_for` its time scale) it scrapes, over HTTPS with the cluster's
 CA and bearer token, the proxy paths of :mod:`.metrics.endpoints` (jobs
 ``kube-state-metrics``, ``kubelet`` with ``metrics_path`` ``/metrics`` and
 ``/metrics/cadvisor`` per node, ``app-metrics``), and evaluates the alerting
 rules of :func:`alert_rules` (names and expressions as kube-prometheus has them).
-``start`` returns once ``/-/ready`` answers; ``stop`` terminates it and removes
-its directory.
+``start`` returns once ``/-/ready`` answers; ``scrape`` points a running server at
+a cluster (a configuration reload through ``POST /-/reload``, enabled by
+``--web.enable-lifecycle`` on the local address only); ``stop`` terminates it and
+removes its directory.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 from urllib.parse import urlparse
 
 import yaml
@@ -36,6 +39,9 @@ if TYPE_CHECKING:
 INSTALL_HINT = ("the prometheus binary was not found: install it with `apt-get install prometheus` "
                 "(or download it from https://prometheus.io/download/ and put it on PATH)")
 READY_TIMEOUT_S = 30.0
+#: the scrape interval at time scale 1, and the shortest one whatever the time scale (seconds)
+SCRAPE_INTERVAL_S = 1.0
+MIN_SCRAPE_INTERVAL_S = 0.5
 KSM = 'job="kube-state-metrics"'
 NODES = preferred("", "Node")
 
@@ -50,6 +56,16 @@ def find_binary() -> str:
     if found is None:
         raise PrometheusError(INSTALL_HINT)
     return found
+
+
+def scrape_interval_for(time_scale: float) -> str:
+    """The scrape interval for a cluster at ``time_scale``: 1 s times the scale, at least 0.5 s (``500ms``).
+
+    A faster cluster changes state sooner, so its series are sampled more often; the floor keeps
+    the scrapes' cost on the API server bounded.
+    """
+    seconds = min(SCRAPE_INTERVAL_S, max(MIN_SCRAPE_INTERVAL_S, SCRAPE_INTERVAL_S * time_scale))
+    return f"{round(seconds * 1000)}ms"
 
 
 def _free_port(host: str) -> int:
@@ -112,6 +128,12 @@ def alert_rules(for_: str = "1m") -> dict[str, Any]:
     ]}
 
 
+def base_config(interval: str = "1s") -> dict[str, Any]:
+    """The Prometheus configuration without scrape jobs: intervals and the rules file."""
+    return {"global": {"scrape_interval": interval, "scrape_timeout": interval, "evaluation_interval": interval},
+            "rule_files": ["rules.yml"]}
+
+
 def scrape_config(api_url: str, nodes: list[str], *, token_file: str, ca_file: str,
                   interval: str = "1s") -> dict[str, Any]:
     """The Prometheus configuration scraping a cluster's API server at ``api_url``."""
@@ -126,8 +148,7 @@ def scrape_config(api_url: str, nodes: list[str], *, token_file: str, ca_file: s
                                                          "instance": node}}
                        for node in nodes for path in ("/metrics", "/metrics/cadvisor")]
     return {
-        "global": {"scrape_interval": interval, "scrape_timeout": interval, "evaluation_interval": interval},
-        "rule_files": ["rules.yml"],
+        **base_config(interval),
         "scrape_configs": [
             {"job_name": "kube-state-metrics", "honor_labels": True,
              "metrics_path": f"{service}/{STATE_SERVICE}/proxy/metrics", **common(),
@@ -141,12 +162,16 @@ def scrape_config(api_url: str, nodes: list[str], *, token_file: str, ca_file: s
 
 
 class PrometheusServer:
-    """The real Prometheus, scraping one simulated (or any) cluster's API server."""
+    """The real Prometheus, scraping one simulated (or any) cluster's API server.
 
-    def __init__(self, api_url: str, token: str, ca_pem: str | bytes, nodes: list[str], *, host: str = "127.0.0.1",
-                 port: int = 0, scrape_interval: str = "1s", alert_for: str = "1m") -> None:
-        self.api_url, self.token, self.nodes = api_url, token, list(nodes)
-        self.ca_pem = ca_pem.decode() if isinstance(ca_pem, bytes) else ca_pem
+    Without an ``api_url`` it starts with no scrape targets, and :meth:`scrape` points it at a
+    cluster later: Prometheus applies new scrape targets on a fixed 5 s tick counted from its
+    start, so starting it before the cluster exists saves that wait.
+    """
+
+    def __init__(self, api_url: str | None, token: str = "", ca_pem: str | bytes = "", nodes: Iterable[str] = (), *,
+                 host: str = "127.0.0.1", port: int = 0, scrape_interval: str = "1s", alert_for: str = "1m") -> None:
+        self._target(api_url, token, ca_pem, nodes)
         self.host, self.port = host, port
         self.scrape_interval, self.alert_for = scrape_interval, alert_for
         self.process: subprocess.Popen[bytes] | None = None
@@ -154,41 +179,77 @@ class PrometheusServer:
 
     @classmethod
     def for_sim(cls, sim: "SimServer", **options: Any) -> "PrometheusServer":
-        """A Prometheus for a running :class:`~.server.SimServer` (its nodes, admin token and CA)."""
+        """A Prometheus for a running :class:`~.server.SimServer` (its nodes, admin token and CA), scraping
+        every :func:`scrape_interval_for` its time scale unless ``scrape_interval`` is given."""
         assert sim.cluster is not None and sim.certificates is not None
         nodes = sorted(n["metadata"]["name"] for n in sim.call(sim.cluster.store.list, NODES.storage_key))
+        options.setdefault("scrape_interval", scrape_interval_for(sim.time_scale))
         return cls(sim.url, sim.cluster.admin_token(), sim.certificates.ca_pem, nodes, **options)
+
+    def _target(self, api_url: str | None, token: str, ca_pem: str | bytes, nodes: Iterable[str]) -> None:
+        self.api_url, self.token, self.nodes = api_url, token, list(nodes)
+        self.ca_pem = ca_pem.decode() if isinstance(ca_pem, bytes) else ca_pem
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def write_config(self, directory: Path) -> Path:
-        """Write the CA, token, rules and configuration into ``directory``; the configuration's path."""
+        """Write the CA, token, rules and configuration into ``directory``; the configuration's path.
+
+        Without an API server URL yet, the configuration has the rules and no scrape jobs.
+        """
         (directory / "ca.crt").write_text(self.ca_pem)
         token = directory / "token"
         token.write_text(self.token)
         token.chmod(0o600)
         (directory / "rules.yml").write_text(yaml.safe_dump(alert_rules(self.alert_for), sort_keys=False))
+        doc = (scrape_config(self.api_url, self.nodes, token_file=str(token), ca_file=str(directory / "ca.crt"),
+                             interval=self.scrape_interval) if self.api_url else base_config(self.scrape_interval))
         config = directory / "prometheus.yml"
-        config.write_text(yaml.safe_dump(scrape_config(self.api_url, self.nodes, token_file=str(token),
-                                                       ca_file=str(directory / "ca.crt"),
-                                                       interval=self.scrape_interval), sort_keys=False))
+        config.write_text(yaml.safe_dump(doc, sort_keys=False))
         return config
+
+    def scrape(self, api_url: str, token: str, ca_pem: str | bytes, nodes: Iterable[str]) -> "PrometheusServer":
+        """Point the running server at the API server ``api_url`` (rewrite its configuration, reload it)."""
+        if self.directory is None or self.process is None:
+            raise PrometheusError("prometheus is not running: start() it first")
+        self._target(api_url, token, ca_pem, nodes)
+        self.write_config(self.directory)
+        request = urllib.request.Request(f"{self.url}/-/reload", method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=READY_TIMEOUT_S) as answer:
+                answer.read()
+        except urllib.error.HTTPError as exc:
+            raise PrometheusError(f"prometheus on {self.url} refused its new configuration: "
+                                  f"{exc.read().decode(errors='replace').strip()}") from exc
+        except OSError as exc:
+            raise PrometheusError(f"prometheus on {self.url} could not be reloaded: {exc}") from exc
+        return self
 
     def start(self) -> "PrometheusServer":
         """Start Prometheus; returns once ``/-/ready`` answers 200 (raises :class:`PrometheusError` otherwise)."""
+        return self.launch().wait_ready()
+
+    def launch(self) -> "PrometheusServer":
+        """Start the Prometheus process without waiting for it. Call it from a thread that lives as long as
+        Prometheus should (see :mod:`.children`); :meth:`wait_ready` may run anywhere."""
         binary = find_binary()
         self.directory = Path(tempfile.mkdtemp(prefix="chaositbench-prometheus-"))
         config = self.write_config(self.directory)
         if not self.port:
             self.port = _free_port(self.host)
-        log = (self.directory / "prometheus.log").open("wb")
-        self.process = spawn(
-            [binary, f"--config.file={config}", f"--storage.tsdb.path={self.directory / 'data'}",
-             f"--web.listen-address={self.host}:{self.port}", "--storage.tsdb.retention.time=1d",
-             "--log.level=warn"], log, cwd=self.directory)
-        log.close()
+        with (self.directory / "prometheus.log").open("wb") as log:
+            self.process = spawn(
+                [binary, f"--config.file={config}", f"--storage.tsdb.path={self.directory / 'data'}",
+                 f"--web.listen-address={self.host}:{self.port}", "--storage.tsdb.retention.time=1d",
+                 "--web.enable-lifecycle", "--log.level=warn"], log, cwd=self.directory)
+        return self
+
+    def wait_ready(self) -> "PrometheusServer":
+        """Return once the launched Prometheus answers ``/-/ready`` (PrometheusError, and stopped, otherwise)."""
+        if self.process is None or self.directory is None:
+            raise PrometheusError("prometheus is not running: launch() it first")
         deadline = time.monotonic() + READY_TIMEOUT_S
         while not self._ready():
             if self.process.poll() is not None or time.monotonic() > deadline:

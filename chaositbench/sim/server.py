@@ -27,7 +27,7 @@ from .children import spawn
 from .cluster import Cluster, ClusterOptions
 from .kinds import preferred
 from .kubeconfig import kubeconfig, write_kubeconfig
-from .prometheus import PrometheusServer
+from .prometheus import PrometheusServer, scrape_interval_for
 from .tls import ServingCertificates
 
 READY_TIMEOUT_S = 30.0
@@ -143,8 +143,9 @@ async def serve_forever(kubeconfig_path: str, *, host: str, port: int, time_scal
                         announce: Any = print, app: str = "none", prometheus: bool = False) -> None:
     """Serve until SIGINT/SIGTERM; write the admin kubeconfig once ready (with ``app`` deployed and healthy).
 
-    With ``prometheus``, the real Prometheus scraping the cluster is started before the kubeconfig is written
-    (its URL announced) and stopped with the cluster.
+    With ``prometheus``, the real Prometheus is started at once (it takes about 5 s to its first scrape),
+    pointed at the cluster once the app is healthy and before the kubeconfig is written, its URL announced,
+    and stopped with the cluster.
     """
     runner, cluster, certificates = await start_cluster(host, port, time_scale)
     bound = runner.addresses[0][1]
@@ -154,20 +155,27 @@ async def serve_forever(kubeconfig_path: str, *, host: str, port: int, time_scal
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     scraper: PrometheusServer | None = None
+    starting: asyncio.Future[PrometheusServer] | None = None
     try:
+        if prometheus:
+            scraper = PrometheusServer(None, scrape_interval=scrape_interval_for(time_scale)).launch()
+            starting = loop.run_in_executor(None, scraper.wait_ready)
         if app != "none":
             announce(f"simulated cluster serving at https://{host}:{bound}; deploying app {app}")
             await loop.run_in_executor(None, functools.partial(
                 install_app, admin, app, timeout=APP_READY_TIMEOUT_S, announce=announce))
-        if prometheus:
+        if scraper is not None and starting is not None:
+            await starting
             nodes = sorted(n["metadata"]["name"] for n in cluster.store.list(NODES.storage_key))
-            scraper = PrometheusServer(f"https://{host}:{bound}", cluster.admin_token(), certificates.ca_pem, nodes)
-            await loop.run_in_executor(None, scraper.start)
+            await loop.run_in_executor(None, scraper.scrape, f"https://{host}:{bound}", cluster.admin_token(),
+                                       certificates.ca_pem, nodes)
             announce(f"prometheus ready at {scraper.url}")
         write_kubeconfig(kubeconfig_path, admin)
         announce(f"simulated cluster ready at https://{host}:{bound}; kubeconfig written to {kubeconfig_path}")
         await stop.wait()
     finally:
+        if starting is not None:
+            await asyncio.gather(starting, return_exceptions=True)  # never stop it half-started
         if scraper is not None:
             await loop.run_in_executor(None, scraper.stop)
         await cluster.stop()
