@@ -35,6 +35,8 @@ logger = logging.getLogger("chaostoolkit")
 
 AGENT_ENV = "CHAOSITBENCH_AGENT"
 AGENT_CONFIG_KEY = "chaositbench_agent"
+#: the agent's deadline in seconds when hand_over is given none (default: the SLA); for short test runs
+AGENT_TIMEOUT_ENV = "CHAOSITBENCH_AGENT_TIMEOUT_S"
 DEFAULT_AGENT = "reference"
 KILL_GRACE_S = 2.0
 STDERR_TAIL = 2000
@@ -57,6 +59,22 @@ def agent_argv(agent: str) -> list[str]:
     if find_spec(BUILTIN[agent].partition(":")[0]) is None:
         raise ActivityFailed(f"the built-in agent {agent!r} is not available in this installation")
     return [sys.executable, "-m", "chaositbench.agent.agents", agent]
+
+
+def agent_timeout(timeout_s: float | None, sla_s: float) -> float:
+    """The agent's deadline in seconds: ``timeout_s``, else ``CHAOSITBENCH_AGENT_TIMEOUT_S``, else the SLA."""
+    if timeout_s is not None:
+        return float(timeout_s)
+    value = os.environ.get(AGENT_TIMEOUT_ENV)
+    if not value:
+        return sla_s
+    try:
+        limit = float(value)
+    except ValueError:
+        limit = -1.0
+    if limit <= 0:
+        raise ActivityFailed(f"{AGENT_TIMEOUT_ENV}={value!r} is not a positive number of seconds")
+    return limit
 
 
 def real_kubectl() -> str:
@@ -122,8 +140,8 @@ def hand_over(complaint: str | None = None, sla_s: float | None = None, namespac
     """Hand the incident over to the agent and return what happened.
 
     The agent (``agent``, else ``CHAOSITBENCH_AGENT``, else configuration ``chaositbench_agent``,
-    else ``reference``) gets the complaint with a deadline of ``timeout_s`` (default: the SLA)
-    seconds, a ServiceAccount scoped to the scenario's namespaces, the Prometheus URL and a
+    else ``reference``) gets the complaint with a deadline of ``timeout_s`` (else
+    ``CHAOSITBENCH_AGENT_TIMEOUT_S``, else the SLA) seconds, a ServiceAccount scoped to the scenario's namespaces, the Prometheus URL and a
     recording kubectl. ``complaint``, ``sla_s`` and ``namespaces`` default to those of the fault
     injected last in this run; the cluster (admin ``kubeconfig`` and ``context``) and
     ``prometheus_url`` default to the run's target (``chaositbench.target``). Files go to
@@ -150,7 +168,7 @@ def hand_over(complaint: str | None = None, sla_s: float | None = None, namespac
         kubeconfig, context = str(target.kubeconfig), target.context
         prometheus_url = target.prometheus_url if prometheus_url is None else prometheus_url
     prometheus_url = prometheus_url or ""
-    limit = float(sla_s if timeout_s is None else timeout_s)
+    limit = agent_timeout(timeout_s, float(sla_s))
     base.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="agent-", dir=base)).resolve()
     workspace = work / "workspace"
