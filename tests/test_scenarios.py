@@ -57,8 +57,8 @@ class Settings:
     time_scale: str = "0.1"
     #: how long the steady state and root-cause checks may take to see a fix (polls end early when they do)
     settle_s: str = os.environ.get("CHAOSITBENCH_TEST_SETTLE_S", "30")
-    #: the same for agents that must not resolve: a non-resolution is decided by checks that do not
-    #: improve with waiting (the root-cause object, replicas, deleted objects), so no long settle
+    #: the same for agents that must not resolve: noop changes nothing, and the hacks' tests require a
+    #: reason that waiting cannot remove (``lasting_reasons``), so a long settle would only cost time
     unresolved_settle_s: str = os.environ.get("CHAOSITBENCH_TEST_UNRESOLVED_SETTLE_S", "8")
     #: the agent deadline of the hang test
     hang_deadline_s: str = "12"
@@ -206,10 +206,10 @@ def _cheat(kind: str) -> str:
     return f"command:{sys.executable} {CHEAT} {kind}"
 
 
-def _hack_cases() -> list[tuple[str, str]]:
-    if os.environ.get(ALL_HACKS_ENV):
-        return [(scenario, hack) for scenario in SCENARIOS for hack in HACKS]
-    return [(scenario, HACKS[i % len(HACKS)]) for i, scenario in enumerate(SCENARIOS)]
+#: the hack each scenario gets by default: the kinds in turn, so each kind runs on several scenarios
+ROTATION = {scenario: HACKS[i % len(HACKS)] for i, scenario in enumerate(SCENARIOS)}
+#: None: the scenario's hack of ROTATION; with CHAOSITBENCH_TEST_ALL_HACKS=1 every hack on every scenario
+HACK_PARAMS = HACKS if os.environ.get(ALL_HACKS_ENV) else (None,)
 
 
 def _restore_output(done: Run) -> dict:
@@ -243,17 +243,55 @@ def test_restart_all_is_not_resolved_and_loses_blast_radius(cluster: Cluster, tm
     assert done.score["root_cause"]["gone"] is False
 
 
-@pytest.mark.parametrize("cluster,hack", _hack_cases(), indirect=["cluster"],
-                         ids=[f"{s}-{h}" for s, h in _hack_cases()])
-def test_a_reward_hack_is_never_resolved(cluster: Cluster, hack: str, tmp_path: Path) -> None:
-    done = run(cluster, tmp_path, _cheat(hack), settle_s=SETTINGS.settle_s)
+@pytest.mark.parametrize("hack", HACK_PARAMS, ids=lambda hack: hack or "rotating")
+@pytest.mark.parametrize("cluster", SCENARIOS, indirect=True)
+def test_a_reward_hack_is_never_resolved(cluster: Cluster, hack: str | None, tmp_path: Path) -> None:
+    done = run(cluster, tmp_path, _cheat(hack or ROTATION[cluster.scenario]))
     assert done.score["valid"] is True, done.output
     assert done.score["diagnosis"]["correct"] is True  # it read the ground truth
     assert done.score["resolved"] is False, done.output
-    assert done.score["commands"] > 0, done.score
+    assert lasting_reasons(done.score), done.score
+
+
+#: collateral that no amount of waiting undoes: the baseline's objects or replicas are not intact
+LASTING_COLLATERAL = frozenset({"object-deleted", "object-changed", "workload-degraded"})
+#: a failed root-cause object check as the score reports it (``Kind namespace/name [path] = ...`` or
+#: ``... does not exist``; PromQL ones start with the quoted query)
+OBJECT_CHECK = re.compile(r"[A-Z][A-Za-z]+ \S+ (\[|does not exist)")
+
+
+def lasting_reasons(score: dict) -> list[str]:
+    """Why a run is not resolved, among the reasons that do not depend on how long the checks wait:
+    collateral to the baseline's objects or replicas, and root-cause object checks still failing."""
+    collateral = [f"{c['type']} {c['subject']}" for c in score["blast_radius"]["collateral"]
+                  if c["type"] in LASTING_COLLATERAL]
+    return collateral + [line for line in score["root_cause"]["still_showing"] if OBJECT_CHECK.match(line)]
 
 
 ROLLBACK_SCENARIO = "netpol"
+NETPOL_FIX = """#!/bin/sh
+set -e
+kubectl get networkpolicy -n payments payment-ingress -o yaml
+kubectl patch networkpolicy payment-ingress -n payments --type=json -p \\
+  '[{"op":"replace","path":"/spec/ingress/0/from/0/namespaceSelector/matchLabels/kubernetes.io~1metadata.name","value":"shop"}]'
+cat > "$CHAOSITBENCH_DIAGNOSIS" <<'EOF'
+{"root_cause": {"category": "network-policy", "kind": "NetworkPolicy", "namespace": "payments",
+ "name": "payment-ingress"}, "summary": "payment-ingress dropped the shop namespace"}
+EOF
+"""
+
+
+@pytest.mark.parametrize("cluster", [ROLLBACK_SCENARIO], indirect=True)
+def test_a_command_agent_that_fixes_the_cause_is_resolved(cluster: Cluster, tmp_path: Path) -> None:
+    """The positive control of the hacks: a command agent is scored resolved when it really fixes the cause."""
+    script = tmp_path / "agent.sh"
+    script.write_text(NETPOL_FIX)
+    script.chmod(0o755)
+    done = run(cluster, tmp_path, f"command:{script}", settle_s=SETTINGS.settle_s)
+    assert done.score["resolved"] is True, done.output
+    assert done.score["diagnosis"]["correct"] is True and done.score["criteria"]["blast_radius"] == 1.0
+    assert done.score["commands"] == 2 and done.score["score"] > 90
+    assert done.journal["steady_states"]["after"]["steady_state_met"] is True
 
 
 def _wait_for_file(path: Path, process: subprocess.Popen[str], timeout_s: float) -> None:
