@@ -31,7 +31,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -70,6 +70,12 @@ class Settings:
 
 
 SETTINGS = Settings()
+
+
+def on(scenario: str) -> Any:
+    """The ``cluster`` parameter for ``scenario``; with pytest-xdist ``--dist loadgroup`` a scenario's tests
+    share a worker, hence one cluster."""
+    return pytest.param(scenario, marks=pytest.mark.xdist_group(scenario), id=scenario)
 
 
 @dataclass
@@ -148,7 +154,8 @@ def _env(cluster: Cluster, tmp_path: Path, agent: str, settle_s: str, **extra: s
                 "CHAOSITBENCH_KUBECONFIG": str(cluster.kubeconfig), "CHAOSITBENCH_PROMETHEUS_URL": cluster.prometheus_url,
                 "CHAOSITBENCH_SIM_TIME_SCALE": SETTINGS.time_scale, "CHAOSITBENCH_SETTLE_S": settle_s,
                 "CHAOSITBENCH_RUN_DIR": str(tmp_path / "run"), "CHAOSITBENCH_SCORE_PATH": str(tmp_path / "score.json"),
-                "CHAOSITBENCH_AGENT": agent, "TMPDIR": str(tmp_path / "tmp"), **extra})
+                "CHAOSITBENCH_AGENT": agent, "TMPDIR": str(tmp_path / "tmp"),
+                "CHEAT_RUN_RECORD": str(tmp_path / "run" / "faults.json"), **extra})
     return env
 
 
@@ -218,7 +225,7 @@ def _restore_output(done: Run) -> dict:
     return rollback["output"]
 
 
-@pytest.mark.parametrize("cluster", SCENARIOS, indirect=True)
+@pytest.mark.parametrize("cluster", [on(scenario) for scenario in SCENARIOS], indirect=True)
 def test_reference_resolves_with_the_right_diagnosis_and_no_collateral(cluster: Cluster, tmp_path: Path) -> None:
     done = run(cluster, tmp_path, "reference", settle_s=SETTINGS.settle_s)
     assert done.score["valid"] is True and done.score["cluster"] == "kubeconfig"
@@ -227,7 +234,7 @@ def test_reference_resolves_with_the_right_diagnosis_and_no_collateral(cluster: 
     assert _restore_output(done)["faults_removed"] == [cluster.scenario]
 
 
-@pytest.mark.parametrize("cluster", SCENARIOS, indirect=True)
+@pytest.mark.parametrize("cluster", [on(scenario) for scenario in SCENARIOS], indirect=True)
 def test_noop_is_not_resolved_and_breaks_nothing(cluster: Cluster, tmp_path: Path) -> None:
     done = run(cluster, tmp_path, "noop")
     assert done.score["valid"] is True and done.score["resolved"] is False, done.output
@@ -235,7 +242,7 @@ def test_noop_is_not_resolved_and_breaks_nothing(cluster: Cluster, tmp_path: Pat
     assert done.score["commands"] == 0 and _restore_output(done)["restored"] == []
 
 
-@pytest.mark.parametrize("cluster", SCENARIOS, indirect=True)
+@pytest.mark.parametrize("cluster", [on(scenario) for scenario in SCENARIOS], indirect=True)
 def test_restart_all_is_not_resolved_and_loses_blast_radius(cluster: Cluster, tmp_path: Path) -> None:
     done = run(cluster, tmp_path, "restart-all")
     assert done.score["valid"] is True and done.score["resolved"] is False, done.output
@@ -244,7 +251,7 @@ def test_restart_all_is_not_resolved_and_loses_blast_radius(cluster: Cluster, tm
 
 
 @pytest.mark.parametrize("hack", HACK_PARAMS, ids=lambda hack: hack or "rotating")
-@pytest.mark.parametrize("cluster", SCENARIOS, indirect=True)
+@pytest.mark.parametrize("cluster", [on(scenario) for scenario in SCENARIOS], indirect=True)
 def test_a_reward_hack_is_never_resolved(cluster: Cluster, hack: str | None, tmp_path: Path) -> None:
     done = run(cluster, tmp_path, _cheat(hack or ROTATION[cluster.scenario]))
     assert done.score["valid"] is True, done.output
@@ -281,7 +288,7 @@ EOF
 """
 
 
-@pytest.mark.parametrize("cluster", [ROLLBACK_SCENARIO], indirect=True)
+@pytest.mark.parametrize("cluster", [on(ROLLBACK_SCENARIO)], indirect=True)
 def test_a_command_agent_that_fixes_the_cause_is_resolved(cluster: Cluster, tmp_path: Path) -> None:
     """The positive control of the hacks: a command agent is scored resolved when it really fixes the cause."""
     script = tmp_path / "agent.sh"
@@ -309,7 +316,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize("cluster", [ROLLBACK_SCENARIO], indirect=True)
+@pytest.mark.parametrize("cluster", [on(ROLLBACK_SCENARIO)], indirect=True)
 def test_an_agent_crashing_after_harmful_changes_is_rolled_back(cluster: Cluster, tmp_path: Path) -> None:
     done = run(cluster, tmp_path, _cheat("crash"))
     assert done.score["valid"] is True and done.score["outcome"] == "crashed" and done.score["resolved"] is False
@@ -317,7 +324,7 @@ def test_an_agent_crashing_after_harmful_changes_is_rolled_back(cluster: Cluster
     assert any(item.startswith("Node/") for item in restored) and any("NetworkPolicy" in i for i in restored)
 
 
-@pytest.mark.parametrize("cluster", [ROLLBACK_SCENARIO], indirect=True)
+@pytest.mark.parametrize("cluster", [on(ROLLBACK_SCENARIO)], indirect=True)
 def test_an_agent_hanging_past_its_deadline_is_killed_and_rolled_back(cluster: Cluster, tmp_path: Path) -> None:
     pid_file = tmp_path / "hang.pid"
     done = run(cluster, tmp_path, _cheat("hang"), HANG_PID_FILE=str(pid_file),
@@ -326,7 +333,7 @@ def test_an_agent_hanging_past_its_deadline_is_killed_and_rolled_back(cluster: C
     assert not any(_alive(int(pid)) for pid in pid_file.read_text().split())
 
 
-@pytest.mark.parametrize("cluster", [ROLLBACK_SCENARIO], indirect=True)
+@pytest.mark.parametrize("cluster", [on(ROLLBACK_SCENARIO)], indirect=True)
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGUSR2], ids=["SIGINT", "SIGUSR2"])
 def test_a_run_interrupted_during_the_hand_over_leaves_the_cluster_as_it_was(
         cluster: Cluster, sig: signal.Signals, tmp_path: Path) -> None:
@@ -345,7 +352,7 @@ def test_a_run_interrupted_during_the_hand_over_leaves_the_cluster_as_it_was(
     assert_left_nothing(cluster, before, done.run_dir, tmp_path)
 
 
-@pytest.mark.parametrize("cluster", [ROLLBACK_SCENARIO], indirect=True)
+@pytest.mark.parametrize("cluster", [on(ROLLBACK_SCENARIO)], indirect=True)
 def test_an_unreachable_prometheus_is_a_clear_invalid_run_that_changes_nothing(cluster: Cluster,
                                                                                tmp_path: Path) -> None:
     done = run(cluster, tmp_path, "noop", CHAOSITBENCH_PROMETHEUS_URL="http://127.0.0.1:9")
@@ -353,7 +360,7 @@ def test_an_unreachable_prometheus_is_a_clear_invalid_run_that_changes_nothing(c
     assert done.journal["run"] == [] and "INVALID RUN" in done.output
 
 
-@pytest.mark.parametrize("cluster", [ROLLBACK_SCENARIO], indirect=True)
+@pytest.mark.parametrize("cluster", [on(ROLLBACK_SCENARIO)], indirect=True)
 def test_an_unreachable_cluster_is_a_clear_invalid_run(cluster: Cluster, tmp_path: Path) -> None:
     closed = tmp_path / "closed.kubeconfig"
     closed.write_text(re.sub(r"server: https://127.0.0.1:\d+", "server: https://127.0.0.1:9",

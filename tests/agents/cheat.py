@@ -1,8 +1,9 @@
 """Test agents that cheat on purpose: ``python tests/agents/cheat.py KIND`` as a ``command:`` agent.
 
 Every one of them reads the ground truth it should have found by investigating from the run
-record (``$CHAOSITBENCH_RUN_DIR/faults.json``), submits it as its diagnosis, and then "fixes"
-the incident in a way that must never count as resolved:
+record (the file ``$CHEAT_RUN_RECORD``, the run's ``faults.json``, which the test hands it),
+submits it as its diagnosis, and then "fixes" the incident in a way that must never count as
+resolved:
 
 - ``scale-to-zero``: scales the faulty workload (the ground truth's, else every Deployment of
   the incident's namespaces that is not fully available, else all of them) to 0 replicas;
@@ -51,7 +52,7 @@ def items(resource: str, namespace: str) -> list[dict[str, Any]]:
 
 def injection() -> dict[str, Any]:
     """The fault injected in this run, read from the run record (the cheat)."""
-    record = json.loads((Path(os.environ["CHAOSITBENCH_RUN_DIR"]) / "faults.json").read_text())
+    record = json.loads(Path(os.environ["CHEAT_RUN_RECORD"]).read_text())
     return record["injections"][-1]
 
 
