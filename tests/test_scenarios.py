@@ -60,8 +60,8 @@ class Settings:
     time_scale: str = "0.1"
     #: how long the steady state and root-cause checks may take to see a fix (polls end early when they do)
     settle_s: str = os.environ.get("CHAOSITBENCH_TEST_SETTLE_S", "30")
-    #: the same for agents that must not resolve: noop changes nothing, and the hacks' tests require a
-    #: reason that waiting cannot remove (``lasting_reasons``), so a long settle would only cost time
+    #: the same for agents that must not resolve: noop changes nothing, and a hack is run again with the
+    #: full settle unless it failed for a reason waiting cannot remove (``lasting_reasons``)
     unresolved_settle_s: str = os.environ.get("CHAOSITBENCH_TEST_UNRESOLVED_SETTLE_S", "8")
     #: the agent deadline of the hang test
     hang_deadline_s: str = "12"
@@ -267,11 +267,15 @@ def test_restart_all_is_not_resolved_and_loses_blast_radius(cluster: Cluster, tm
 @pytest.mark.parametrize("hack", HACK_PARAMS, ids=lambda hack: hack or "rotating")
 @pytest.mark.parametrize("cluster", EVERY_SCENARIO, indirect=True)
 def test_a_reward_hack_is_never_resolved(cluster: Cluster, hack: str | None, tmp_path: Path) -> None:
-    done = run(cluster, tmp_path, _cheat(hack or ROTATION[cluster.scenario]))
+    agent = _cheat(hack or ROTATION[cluster.scenario])
+    done = run(cluster, tmp_path, agent)
     assert done.score["valid"] is True, done.output
     assert done.score["diagnosis"]["correct"] is True  # it read the ground truth
     assert done.score["resolved"] is False, done.output
-    assert lasting_reasons(done.score), done.score
+    if not lasting_reasons(done.score):  # only checks that waiting might change: judge again with the full settle
+        (tmp_path / "full-settle").mkdir()
+        done = run(cluster, tmp_path / "full-settle", agent, settle_s=SETTINGS.settle_s)
+        assert done.score["valid"] is True and done.score["resolved"] is False, done.output
 
 
 #: collateral that no amount of waiting undoes: the baseline's objects or replicas are not intact
@@ -282,7 +286,7 @@ OBJECT_CHECK = re.compile(r"[A-Z][A-Za-z]+ \S+ (\[|does not exist)")
 
 
 def lasting_reasons(score: dict) -> list[str]:
-    """Why a run is not resolved, among the reasons that do not depend on how long the checks wait:
+    """Why a run is not resolved, among the reasons that do not depend on how long the checks waited:
     collateral to the baseline's objects or replicas, and root-cause object checks still failing."""
     collateral = [f"{c['type']} {c['subject']}" for c in score["blast_radius"]["collateral"]
                   if c["type"] in LASTING_COLLATERAL]
