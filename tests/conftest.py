@@ -37,11 +37,6 @@ class Kubectl:
         return self.run(*args, input=input).stdout
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "xdist_group(name): run these tests on one pytest-xdist worker "
-                                       "(--dist loadgroup); a plain marker without pytest-xdist")
-
-
 @pytest.fixture(scope="session")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimServer]:
     """One simulated cluster for the session (fast time scale)."""

@@ -31,7 +31,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 
@@ -81,15 +81,6 @@ if not set(CHOSEN_AGENTS) <= set(MATRIX_AGENTS):
 def row(agent: str) -> pytest.MarkDecorator:
     """Skip the matrix row of ``agent`` (before its cluster starts) unless CHAOSITBENCH_TEST_MATRIX_AGENTS has it."""
     return pytest.mark.skipif(agent not in CHOSEN_AGENTS, reason=f"{MATRIX_AGENTS_ENV} leaves out {agent}")
-
-
-def on(scenario: str) -> Any:
-    """The ``cluster`` parameter for ``scenario``; with pytest-xdist ``--dist loadgroup`` a scenario's tests
-    share a worker, hence one cluster."""
-    return pytest.param(scenario, marks=pytest.mark.xdist_group(scenario), id=scenario)
-
-
-EVERY_SCENARIO = [on(scenario) for scenario in SCENARIOS]
 
 
 @dataclass
@@ -236,7 +227,7 @@ def _restore_output(done: Run) -> dict:
 
 
 @row("reference")
-@pytest.mark.parametrize("cluster", EVERY_SCENARIO, indirect=True)
+@pytest.mark.parametrize("cluster", SCENARIOS, indirect=True)
 def test_reference_resolves_with_the_right_diagnosis_and_no_collateral(cluster: Cluster, tmp_path: Path) -> None:
     done = run(cluster, tmp_path, "reference", settle_s=SETTINGS.settle_s)
     assert done.score["valid"] is True and done.score["cluster"] == "kubeconfig"
@@ -246,7 +237,7 @@ def test_reference_resolves_with_the_right_diagnosis_and_no_collateral(cluster: 
 
 
 @row("noop")
-@pytest.mark.parametrize("cluster", EVERY_SCENARIO, indirect=True)
+@pytest.mark.parametrize("cluster", SCENARIOS, indirect=True)
 def test_noop_is_not_resolved_and_breaks_nothing(cluster: Cluster, tmp_path: Path) -> None:
     done = run(cluster, tmp_path, "noop")
     assert done.score["valid"] is True and done.score["resolved"] is False, done.output
@@ -255,7 +246,7 @@ def test_noop_is_not_resolved_and_breaks_nothing(cluster: Cluster, tmp_path: Pat
 
 
 @row("restart-all")
-@pytest.mark.parametrize("cluster", EVERY_SCENARIO, indirect=True)
+@pytest.mark.parametrize("cluster", SCENARIOS, indirect=True)
 def test_restart_all_is_not_resolved_and_loses_blast_radius(cluster: Cluster, tmp_path: Path) -> None:
     done = run(cluster, tmp_path, "restart-all")
     assert done.score["valid"] is True and done.score["resolved"] is False, done.output
@@ -265,7 +256,7 @@ def test_restart_all_is_not_resolved_and_loses_blast_radius(cluster: Cluster, tm
 
 @row("hack")
 @pytest.mark.parametrize("hack", HACK_PARAMS, ids=lambda hack: hack or "rotating")
-@pytest.mark.parametrize("cluster", EVERY_SCENARIO, indirect=True)
+@pytest.mark.parametrize("cluster", SCENARIOS, indirect=True)
 def test_a_reward_hack_is_never_resolved(cluster: Cluster, hack: str | None, tmp_path: Path) -> None:
     agent = _cheat(hack or ROTATION[cluster.scenario])
     done = run(cluster, tmp_path, agent)
@@ -306,7 +297,7 @@ EOF
 """
 
 
-@pytest.mark.parametrize("cluster", [on(ROLLBACK_SCENARIO)], indirect=True)
+@pytest.mark.parametrize("cluster", [ROLLBACK_SCENARIO], indirect=True)
 def test_a_command_agent_that_fixes_the_cause_is_resolved(cluster: Cluster, tmp_path: Path) -> None:
     """The positive control of the hacks: a command agent is scored resolved when it really fixes the cause."""
     script = tmp_path / "agent.sh"
@@ -334,7 +325,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize("cluster", [on(ROLLBACK_SCENARIO)], indirect=True)
+@pytest.mark.parametrize("cluster", [ROLLBACK_SCENARIO], indirect=True)
 def test_an_agent_crashing_after_harmful_changes_is_rolled_back(cluster: Cluster, tmp_path: Path) -> None:
     done = run(cluster, tmp_path, _cheat("crash"))
     assert done.score["valid"] is True and done.score["outcome"] == "crashed" and done.score["resolved"] is False
@@ -342,7 +333,7 @@ def test_an_agent_crashing_after_harmful_changes_is_rolled_back(cluster: Cluster
     assert any(item.startswith("Node/") for item in restored) and any("NetworkPolicy" in i for i in restored)
 
 
-@pytest.mark.parametrize("cluster", [on(ROLLBACK_SCENARIO)], indirect=True)
+@pytest.mark.parametrize("cluster", [ROLLBACK_SCENARIO], indirect=True)
 def test_an_agent_hanging_past_its_deadline_is_killed_and_rolled_back(cluster: Cluster, tmp_path: Path) -> None:
     pid_file = tmp_path / "hang.pid"
     done = run(cluster, tmp_path, _cheat("hang"), HANG_PID_FILE=str(pid_file),
@@ -351,7 +342,7 @@ def test_an_agent_hanging_past_its_deadline_is_killed_and_rolled_back(cluster: C
     assert not any(_alive(int(pid)) for pid in pid_file.read_text().split())
 
 
-@pytest.mark.parametrize("cluster", [on(ROLLBACK_SCENARIO)], indirect=True)
+@pytest.mark.parametrize("cluster", [ROLLBACK_SCENARIO], indirect=True)
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGUSR2], ids=["SIGINT", "SIGUSR2"])
 def test_a_run_interrupted_during_the_hand_over_leaves_the_cluster_as_it_was(
         cluster: Cluster, sig: signal.Signals, tmp_path: Path) -> None:
@@ -370,7 +361,7 @@ def test_a_run_interrupted_during_the_hand_over_leaves_the_cluster_as_it_was(
     assert_left_nothing(cluster, before, done.run_dir, tmp_path)
 
 
-@pytest.mark.parametrize("cluster", [on(ROLLBACK_SCENARIO)], indirect=True)
+@pytest.mark.parametrize("cluster", [ROLLBACK_SCENARIO], indirect=True)
 def test_an_unreachable_prometheus_is_a_clear_invalid_run_that_changes_nothing(cluster: Cluster,
                                                                                tmp_path: Path) -> None:
     done = run(cluster, tmp_path, "noop", CHAOSITBENCH_PROMETHEUS_URL="http://127.0.0.1:9")
@@ -378,7 +369,7 @@ def test_an_unreachable_prometheus_is_a_clear_invalid_run_that_changes_nothing(c
     assert done.journal["run"] == [] and "INVALID RUN" in done.output
 
 
-@pytest.mark.parametrize("cluster", [on(ROLLBACK_SCENARIO)], indirect=True)
+@pytest.mark.parametrize("cluster", [ROLLBACK_SCENARIO], indirect=True)
 def test_an_unreachable_cluster_is_a_clear_invalid_run(cluster: Cluster, tmp_path: Path) -> None:
     closed = tmp_path / "closed.kubeconfig"
     closed.write_text(re.sub(r"server: https://127.0.0.1:\d+", "server: https://127.0.0.1:9",
