@@ -26,7 +26,7 @@ import signal
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from chaoslib.exceptions import ActivityFailed, InterruptExecution
 from chaoslib.types import Configuration, Experiment, Journal, Secrets
@@ -395,7 +395,7 @@ def _restored(journal: Journal) -> bool:
 
 
 @contextmanager
-def _sigint_deferred() -> Any:
+def _sigint_deferred() -> Iterator[None]:
     """Ctrl-C is noted, not raised, inside the block (a restore must not stop halfway); main thread only."""
     received: list[int] = []
     try:
