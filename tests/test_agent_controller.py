@@ -120,6 +120,23 @@ def test_command_agent_is_recorded_and_its_diagnosis_parsed(kubeconfig: Path, sh
     assert not (Path(result["run_dir"]) / "kubeconfig").exists()
 
 
+def test_the_agent_does_not_inherit_the_operators_settings(kubeconfig: Path, shop: str, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Neither the admin kubeconfig nor the run directory (with the fault record) is named in the agent's environment."""
+    monkeypatch.setenv("CHAOSITBENCH_KUBECONFIG", str(kubeconfig))
+    monkeypatch.setenv("CHAOSITBENCH_RUN_DIR", str(tmp_path))
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    seen = tmp_path / "env.json"
+    result = run(kubeconfig, tmp_path, script(tmp_path, f"""
+        import json, os
+        json.dump(dict(os.environ), open({str(seen)!r}, "w"))
+    """))
+    assert result["exit_code"] == 0, result["stderr_tail"]
+    env = json.loads(seen.read_text())
+    assert "CHAOSITBENCH_KUBECONFIG" not in env and "CHAOSITBENCH_RUN_DIR" not in env
+    assert env["KUBECONFIG"] != str(kubeconfig) and Path(env["CHAOSITBENCH_INCIDENT"]).exists()
+
+
 def alive(pid: int, within_s: float = 2.0) -> bool:
     """Whether ``pid`` still runs after ``within_s`` (SIGKILL is delivered asynchronously; a zombie is dead)."""
     deadline = time.monotonic() + within_s

@@ -19,7 +19,7 @@ import tempfile
 import time
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
@@ -75,6 +75,17 @@ def agent_timeout(timeout_s: float | None, sla_s: float) -> float:
     if limit <= 0:
         raise ActivityFailed(f"{AGENT_TIMEOUT_ENV}={value!r} is not a positive number of seconds")
     return limit
+
+
+#: the run's own settings (admin kubeconfig, run directory with the fault record): never an agent's business
+OPERATOR_ENV_PREFIX = "CHAOSITBENCH_"
+
+
+def agent_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment an agent inherits: this process's, without KUBECONFIG and the operator's ``CHAOSITBENCH_*``
+    settings (the controller then adds the agent's own: its kubeconfig, incident, diagnosis path, ...)."""
+    return {key: value for key, value in environ.items()
+            if key != "KUBECONFIG" and not key.startswith(OPERATOR_ENV_PREFIX)}
 
 
 def real_kubectl() -> str:
@@ -185,7 +196,7 @@ def hand_over(complaint: str | None = None, sla_s: float | None = None, namespac
                             namespaces=list(namespaces), prometheus_url=prometheus_url)
         incident_path = incident.write(work / "incident.json")
         diagnosis_path = work / "diagnosis.json"
-        env = {key: value for key, value in os.environ.items() if key != "KUBECONFIG"}
+        env = agent_environment(os.environ)
         env.update({"KUBECONFIG": str(sandbox.kubeconfig), "PROMETHEUS_URL": prometheus_url,
                     "CHAOSITBENCH_INCIDENT": str(incident_path), "CHAOSITBENCH_DIAGNOSIS": str(diagnosis_path),
                     "CHAOSITBENCH_TRAJECTORY": str(trajectory.path), "KUBECACHEDIR": str(work / "kube-cache"),
