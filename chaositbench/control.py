@@ -11,7 +11,10 @@
 - after the experiment: the score (``chaositbench.scoring``) written to
   ``chaositbench-score.json`` (``CHAOSITBENCH_SCORE_PATH``), into the journal's ``extensions``
   as ``chaositbench``, and printed; a run whose first steady state failed is reported invalid
-  instead. The embedded cluster is released last, after the rollbacks.
+  instead. Then, when the journal shows no successful ``restore_cluster`` rollback (Chaos
+  Toolkit skips the remaining rollbacks on a Ctrl-C during them, and all of them on SIGUSR2),
+  the cluster is restored here, with further Ctrl-Cs deferred until it is done. The embedded
+  cluster is released last.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from chaoslib.exceptions import ActivityFailed, InterruptExecution
 from chaoslib.types import Configuration, Experiment, Journal, Secrets
@@ -30,9 +35,9 @@ from kubernetes.dynamic import DynamicClient
 from . import target as targets
 from .catalog import load_fault
 from .experiment import fault_of
-from .faults import DECLARED_KINDS, normalized, read_record, run_dir
-from .probes import (BASELINE_FILE, catalog_entry, failed_root_cause_checks, poll, slo_values, unhealthy_workloads,
-                     within, workload_state)
+from .faults import DECLARED_KINDS, normalized, read_record, restore, run_dir
+from .probes import (BASELINE_FILE, catalog_entry, failed_root_cause_checks, poll, query, slo_values,
+                     unhealthy_workloads, within, workload_state)
 from .scoring import Collateral, Command, RunFacts, score
 
 __all__ = ["before_experiment_control", "before_activity_control", "before_rollback_control",
@@ -143,10 +148,12 @@ def before_experiment_control(context: Experiment, configuration: Configuration 
         # an unknown fault stops the run before any cluster is started
         _run["no_fault"] = load_fault(fault, configuration).no_fault
         target = targets.connect(configuration, directory)
+        _run["target"] = target  # released after the experiment whatever happens next
+        if target.prometheus_url:
+            query(target.prometheus_url, "up")  # unreachable: a clear invalid run, not failing probes
     except ActivityFailed as exc:
         _run["invalid"] = str(exc)
         raise InterruptExecution(f"chaositbench: {exc}") from exc
-    _run["target"] = target
     namespaces = list(catalog_entry("workloads", APP_WORKLOADS, configuration)["namespaces"])
     _run["namespaces"] = namespaces
     problems = _wait_healthy(target, namespaces, configuration)
@@ -398,9 +405,50 @@ def summary(scored: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _restored(journal: Journal) -> bool:
+    """Whether a ``restore_cluster`` rollback of this run succeeded."""
+    return any((run.get("activity", {}).get("provider") or {}).get("func") == "restore_cluster"
+               and run.get("status") == "succeeded" for run in journal.get("rollbacks") or [])
+
+
+@contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Ctrl-C is noted, not raised, inside the block (a restore must not stop halfway); main thread only."""
+    received: list[int] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    except ValueError:  # not the main thread: signals are delivered to the main thread anyway
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            logger.warning("chaositbench: Ctrl-C received while restoring the cluster; the restore finished first")
+
+
+def restore_if_not_rolled_back(journal: Journal, configuration: Configuration | None) -> None:
+    """Restore the cluster unless a ``restore_cluster`` rollback already did; failures are logged."""
+    if "target" not in _run or _restored(journal) or not read_record(_run["run_dir"])["injections"]:
+        return
+    logger.warning("chaositbench: the restore-cluster rollback did not complete: restoring the cluster now")
+    try:
+        with _sigint_deferred():
+            done = restore(configuration)
+        logger.info("chaositbench: cluster restored (faults removed: %s; objects restored: %s; deleted: %s)",
+                    ", ".join(done["faults_removed"]) or "none", ", ".join(done["restored"]) or "none",
+                    ", ".join(done["deleted"]) or "none")
+    except Exception:  # never leave silently: the run record keeps what remains to undo
+        logger.exception("chaositbench: restoring the cluster failed; the run record %s keeps what remains to "
+                         "undo (chaositbench.actions.restore_cluster with CHAOSITBENCH_RUN_DIR set to it)",
+                         _run.get("run_dir"))
+
+
 def after_experiment_control(context: Experiment, state: Journal, configuration: Configuration = None,
                              secrets: Secrets = None, **kwargs: Any) -> None:
-    """Score the run (or report it invalid), write the score file and journal extension, release the cluster."""
+    """Score the run (or report it invalid), write the score file and journal extension, restore the cluster
+    if the rollbacks did not, release the cluster."""
     try:
         try:
             scored = result(state, configuration)
@@ -413,7 +461,10 @@ def after_experiment_control(context: Experiment, state: Journal, configuration:
         state.setdefault("extensions", []).append({"name": EXTENSION, **scored})
         print(f"{summary(scored)}\n  score file: {path.resolve()}", flush=True)
     finally:
-        target = _run.get("target")
-        if target is not None:
-            targets.release(target)
-        _run.clear()
+        try:
+            restore_if_not_rolled_back(state, configuration)
+        finally:
+            target = _run.get("target")
+            if target is not None:
+                targets.release(target)
+            _run.clear()

@@ -10,9 +10,10 @@ An entry is ``{"op": "create", "apiVersion", "kind", "namespace", "name", "uid"}
 ``{"op": "patch" | "delete", ..., "before": <object>}`` (the full prior object), or
 ``{"op": "node", "name", "before": {"labels", "annotations", "taints", "unschedulable", "conditions"}}``
 (one entry per node a ``node`` change selected); the entries of the catalog's ``distractors``
-(always creates) come last, marked ``"distractor": true``.
-``baseline`` is every declared object of the fault's namespaces before the fault, which
-``restore_cluster`` puts back (undoing what an agent changed too). Because the record is a
+(always creates) come last, marked ``"distractor": true``. ``baseline`` is every declared object
+of the fault's namespaces before the fault, and ``nodes`` what an agent may change on each node
+(labels, annotations, ``unschedulable``, the taints no controller manages), which
+``restore_cluster`` puts back (undoing what an agent changed too, e.g. a cordon). Because the record is a
 file, rollback also works from another process given the same run directory.
 """
 
@@ -48,6 +49,8 @@ DECLARED_KINDS = (("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "Service"), ("v1
 VOLATILE_METADATA = ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink",
                      "deletionTimestamp", "deletionGracePeriodSeconds")
 SERVER_ANNOTATIONS = ("deployment.kubernetes.io/revision",)
+#: taints with this key prefix mirror node conditions or spec.unschedulable: their controllers restore them
+CONTROLLER_TAINT_PREFIX = "node.kubernetes.io/"
 
 _default_run_dir: Path | None = None
 
@@ -196,10 +199,11 @@ def inject(fault_id: str, configuration: Configuration | None = None) -> dict[st
     injection: dict[str, Any] = {
         "fault": fault.id, "injected_at": now.isoformat(), "complaint": fault.complaint.replace(
             "{time}", now.strftime("%H:%M")), "sla_seconds": fault.sla_seconds, "namespaces": list(fault.namespaces),
-        "removed": False, "changes": [], "baseline": []}
+        "removed": False, "changes": [], "baseline": [], "nodes": {}}
     record["injections"].append(injection)
     try:
         injection["baseline"] = _snapshot(session, fault.namespaces)
+        injection["nodes"] = _node_states(session)
         _write_record(directory, record)
         for change in fault.changes:
             _apply(session, fault, change, injection["changes"], lambda: _write_record(directory, record))
@@ -215,7 +219,7 @@ def inject(fault_id: str, configuration: Configuration | None = None) -> dict[st
         session.close()
     injection["ground_truth"] = _ground_truth(fault, injection["changes"])
     _write_record(directory, record)
-    return {k: v for k, v in injection.items() if k != "baseline"}
+    return {k: v for k, v in injection.items() if k not in ("baseline", "nodes")}
 
 
 def _reason(exc: Exception) -> str:
@@ -386,6 +390,41 @@ def _restore_object(session: _Session, before: dict[str, Any]) -> None:
                 raise
 
 
+def _node_state(node: dict[str, Any]) -> dict[str, Any]:
+    """What an agent may change on a node and the rollback puts back (not what controllers maintain)."""
+    return {"labels": node["metadata"].get("labels") or {}, "annotations": node["metadata"].get("annotations") or {},
+            "unschedulable": bool((node.get("spec") or {}).get("unschedulable")),
+            "taints": [t for t in (node.get("spec") or {}).get("taints") or []
+                       if not t["key"].startswith(CONTROLLER_TAINT_PREFIX)]}
+
+
+def _node_states(session: _Session) -> dict[str, dict[str, Any]]:
+    return {n.metadata.name: _node_state(session.read("v1", "Node", None, n.metadata.name) or {"metadata": {}})
+            for n in session.core.list_node().items}
+
+
+def _restore_nodes(session: _Session, baseline: dict[str, dict[str, Any]]) -> list[str]:
+    """Put each node's labels, annotations, cordon and own taints back as ``baseline`` had them."""
+    restored = []
+    for name, before in sorted(baseline.items()):
+        node = session.read("v1", "Node", None, name)
+        if node is None or _node_state(node) == before:
+            continue
+        session.target.check_write("Node", None, name)
+        spec = node.get("spec") or {}
+        taints = [t for t in spec.get("taints") or [] if t["key"].startswith(CONTROLLER_TAINT_PREFIX)] + before["taints"]
+        patch = [{"op": "add", "path": "/metadata/labels", "value": before["labels"]},
+                 {"op": "add", "path": "/metadata/annotations", "value": before["annotations"]}]
+        for field, value in (("unschedulable", before["unschedulable"]), ("taints", taints)):
+            if value:
+                patch.append({"op": "add", "path": f"/spec/{field}", "value": value})
+            elif field in spec:
+                patch.append({"op": "remove", "path": f"/spec/{field}"})
+        session.core.patch_node(name, patch)
+        restored.append(f"Node/{name}")
+    return restored
+
+
 def remove(configuration: Configuration | None = None, fault_id: str | None = None) -> list[str]:
     """Undo every injection not yet removed (or only those of ``fault_id``); returns the faults undone.
 
@@ -412,10 +451,12 @@ def remove(configuration: Configuration | None = None, fault_id: str | None = No
 
 
 def restore(configuration: Configuration | None = None) -> dict[str, Any]:
-    """Remove the faults, then put every declared object of their namespaces back as the baseline had it.
+    """Remove the faults, then put every declared object of their namespaces, and the nodes, back as the
+    baseline had them.
 
     Objects created since (not owned by a controller) are deleted, deleted ones recreated,
-    changed ones replaced by their baseline version. Returns what it did.
+    changed ones replaced by their baseline version; nodes get their labels, annotations, cordon
+    and own taints back. Returns what it did.
     """
     undone = remove(configuration)
     directory = run_dir(configuration)
@@ -440,6 +481,7 @@ def restore(configuration: Configuration | None = None) -> dict[str, Any]:
             if current.get(key) != obj:
                 _restore_object(session, obj)
                 restored.append("/".join(key))
+        restored += _restore_nodes(session, record["injections"][0].get("nodes") or {})
     finally:
         session.close()
     return {"faults_removed": undone, "restored": restored, "deleted": deleted}

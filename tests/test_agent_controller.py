@@ -21,7 +21,7 @@ from chaoslib.exceptions import ActivityFailed
 from chaositbench import discover
 from chaositbench.cli import main as cli_main
 from chaositbench.agent.actions import hand_over
-from chaositbench.agent.controller import KILL_GRACE_S, run_process
+from chaositbench.agent.controller import AGENT_TIMEOUT_ENV, KILL_GRACE_S, agent_timeout, run_process
 from chaositbench.agent.protocol import InvalidDiagnosis, validate_diagnosis
 from chaositbench.agent.sandbox import create_sandbox, teardown_sandbox
 from chaositbench.agent.tools import Tools
@@ -120,6 +120,23 @@ def test_command_agent_is_recorded_and_its_diagnosis_parsed(kubeconfig: Path, sh
     assert not (Path(result["run_dir"]) / "kubeconfig").exists()
 
 
+def test_the_agent_does_not_inherit_the_operators_settings(kubeconfig: Path, shop: str, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Neither the admin kubeconfig nor the run directory (with the fault record) is named in the agent's environment."""
+    monkeypatch.setenv("CHAOSITBENCH_KUBECONFIG", str(kubeconfig))
+    monkeypatch.setenv("CHAOSITBENCH_RUN_DIR", str(tmp_path))
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    seen = tmp_path / "env.json"
+    result = run(kubeconfig, tmp_path, script(tmp_path, f"""
+        import json, os
+        json.dump(dict(os.environ), open({str(seen)!r}, "w"))
+    """))
+    assert result["exit_code"] == 0, result["stderr_tail"]
+    env = json.loads(seen.read_text())
+    assert "CHAOSITBENCH_KUBECONFIG" not in env and "CHAOSITBENCH_RUN_DIR" not in env
+    assert env["KUBECONFIG"] != str(kubeconfig) and Path(env["CHAOSITBENCH_INCIDENT"]).exists()
+
+
 def alive(pid: int, within_s: float = 2.0) -> bool:
     """Whether ``pid`` still runs after ``within_s`` (SIGKILL is delivered asynchronously; a zombie is dead)."""
     deadline = time.monotonic() + within_s
@@ -146,6 +163,17 @@ def test_hanging_agent_is_killed_at_the_deadline(kubeconfig: Path, shop: str, tm
     assert not alive(int(pid_file.read_text()))
     get, = Trajectory(result["trajectory"]).read()
     assert get["argv"][:2] == ["get", "pods"] and get["exit_code"] == 0
+
+
+def test_the_deadline_is_the_argument_else_the_environment_else_the_sla(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(AGENT_TIMEOUT_ENV, raising=False)
+    assert agent_timeout(None, 300.0) == 300.0
+    monkeypatch.setenv(AGENT_TIMEOUT_ENV, "12.5")
+    assert agent_timeout(None, 300.0) == 12.5 and agent_timeout(4, 300.0) == 4.0
+    for wrong in ("soon", "0", "-3"):
+        monkeypatch.setenv(AGENT_TIMEOUT_ENV, wrong)
+        with pytest.raises(ActivityFailed, match=f"CHAOSITBENCH_AGENT_TIMEOUT_S='{wrong}' is not a positive number"):
+            agent_timeout(None, 300.0)
 
 
 def test_an_interrupted_hand_over_leaves_no_agent_process(tmp_path: Path) -> None:

@@ -1,13 +1,16 @@
-"""The scenarios end to end: ``chaos validate`` and ``chaos run`` on the embedded cluster, scored by the control.
+"""The experiments' shape and the default path: ``chaos validate``, ``chaos run`` on the embedded cluster.
 
-Each run starts its own simulated cluster (fast time scale) with a real Prometheus, so these
-tests need the ``prometheus`` binary. Wall times are printed (``pytest -s``) for the README.
+The few ``chaos run`` here start their own simulated cluster (fast time scale) with a real
+Prometheus, as README command 1 does, so they need the ``prometheus`` binary; every scenario
+with every agent runs in the scenario matrix (tests/test_scenarios.py) instead. Wall times are
+printed (``pytest -s``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,17 +34,16 @@ CHAOS = str(Path(sys.executable).parent / "chaos")
 SCORE_KEYS = {"scenario", "agent", "cluster", "valid", "resolved", "score", "criteria", "diagnosis", "blast_radius",
               "time_to_resolve_s", "sla_s", "commands", "trajectory"}
 CRITERIA = {"diagnosis", "blast_radius", "resolution", "tool_use", "time_efficiency"}
-NETPOL_DIAGNOSIS = ('{"root_cause": {"category": "network-policy", "kind": "NetworkPolicy", "namespace": "payments", '
-                    '"name": "payment-ingress"}, "summary": "payment-ingress dropped the shop namespace"}')
 needs_prometheus = pytest.mark.skipif(shutil.which("prometheus") is None, reason="needs the prometheus binary")
 
 
 def _chaos(tmp_path: Path, *args: str, agent: str | None = "noop", settle_s: str = "30",
            timeout: float = 240) -> subprocess.CompletedProcess[str]:
     """``chaos ARGS`` on a fresh embedded cluster with ``agent`` (None: the default, ``reference``)."""
+    (tmp_path / "tmp").mkdir(exist_ok=True)
     env = {**os.environ, "CHAOSITBENCH_SIM_TIME_SCALE": "0.1", "CHAOSITBENCH_SETTLE_S": settle_s,
            "CHAOSITBENCH_SLO_WINDOW": "3s", "CHAOSITBENCH_RUN_DIR": str(tmp_path / "run"),
-           "CHAOSITBENCH_SCORE_PATH": str(tmp_path / "score.json")}
+           "CHAOSITBENCH_SCORE_PATH": str(tmp_path / "score.json"), "TMPDIR": str(tmp_path / "tmp")}
     for key in ("CHAOSITBENCH_AGENT", "CHAOSITBENCH_CLUSTER", "CHAOSITBENCH_CONTEXT", "CHAOSITBENCH_PROMETHEUS_URL"):
         env.pop(key, None)
     if agent is not None:
@@ -72,6 +74,11 @@ def _assert_released(tmp_path: Path) -> None:
             assert str(kubeconfig) not in cmdline.read_bytes().decode(errors="replace")
         except OSError:
             continue
+
+
+def _left_in(tmpdir: Path) -> list[str]:
+    """What a run left in its TMPDIR, the official client's discovery cache (kept on purpose) aside."""
+    return [p.name for p in tmpdir.iterdir() if not re.fullmatch(r"osrcp-[0-9a-f]+\.json", p.name)]
 
 
 def _rolled_back(journal: dict, fault: str) -> dict:
@@ -220,51 +227,21 @@ def test_damage_spreading_while_the_agent_does_nothing_is_the_faults_not_the_age
 
 
 @needs_prometheus
-def test_netpol_with_noop_is_scored_not_resolved_and_rolled_back(tmp_path: Path) -> None:
-    score, journal, _ = _run(tmp_path, ROOT / "experiments" / "netpol.json", "noop")
-    assert SCORE_KEYS <= set(score)
-    assert set(score["criteria"]) == CRITERIA
-    assert score["scenario"] == "netpol" and score["agent"] == "noop" and score["cluster"] == "sim"
-    assert score["valid"] is True and score["resolved"] is False
-    assert score["criteria"]["resolution"] == 0.0 and score["criteria"]["diagnosis"] == 0.0
-    assert score["criteria"]["blast_radius"] == 1.0  # it did nothing, so it broke nothing
+def test_the_readme_command_runs_netpol_on_an_embedded_cluster_with_the_reference_agent(tmp_path: Path) -> None:
+    """The default path, as README command 1 runs it: no cluster and no agent chosen (the scenario matrix,
+    tests/test_scenarios.py, runs every scenario and agent through the kubeconfig path)."""
+    score, journal, _ = _run(tmp_path, ROOT / "experiments" / "netpol.json", None)
+    assert SCORE_KEYS <= set(score) and set(score["criteria"]) == CRITERIA
+    assert score["scenario"] == "netpol" and score["agent"] == "reference" and score["cluster"] == "sim"
+    assert score["resolved"] is True, score
+    assert score["diagnosis"]["correct"] is True and score["blast_radius"]["collateral"] == []
     assert score["diagnosis"]["expected"]["object"]["name"] == "payment-ingress"
-    assert score["commands"] == 0 and Path(score["trajectory"]).exists()
-    assert score["root_cause"]["gone"] is False
+    assert score["commands"] > 0 and Path(score["trajectory"]).exists()
     (extension,) = [e for e in journal["extensions"] if e["name"] == "chaositbench"]
     assert extension["score"] == score["score"]
-    assert _rolled_back(journal, "netpol")["restored"] == []
+    _rolled_back(journal, "netpol")
+    assert _left_in(tmp_path / "tmp") == []
 
-
-@needs_prometheus
-@pytest.mark.parametrize("scenario", [e.stem for e in EXPERIMENTS if e.stem != "netpol" and e.stem not in NO_FAULT])
-def test_every_other_scenario_with_noop_is_valid_not_resolved_and_its_root_cause_still_shows(
-        scenario: str, tmp_path: Path) -> None:
-    start = time.monotonic()
-    done = _chaos(tmp_path, "run", "--journal-path", str(tmp_path / "journal.json"),
-                  str(ROOT / "experiments" / f"{scenario}.json"), settle_s="5")
-    print(f"\n{scenario} with noop: {time.monotonic() - start:.1f}s wall time")
-    score = json.loads((tmp_path / "score.json").read_text())
-    assert score["valid"] is True, done.stdout + done.stderr
-    assert score["resolved"] is False and score["scenario"] == scenario
-    assert score["root_cause"]["gone"] is False and score["root_cause"]["still_showing"]
-    assert score["criteria"]["blast_radius"] == 1.0
-    _rolled_back(json.loads((tmp_path / "journal.json").read_text()), scenario)
-    _assert_released(tmp_path)
-
-
-@needs_prometheus
-@pytest.mark.parametrize("scenario", NO_FAULT)
-def test_a_no_fault_scenario_is_not_resolved_by_silence_nor_by_restarts(scenario: str, tmp_path: Path) -> None:
-    (tmp_path / "noop").mkdir()
-    (tmp_path / "restart-all").mkdir()
-    score, journal, _ = _run(tmp_path / "noop", ROOT / "experiments" / f"{scenario}.json", "noop")
-    assert score["valid"] is True and score["resolved"] is False and score["criteria"]["blast_radius"] == 1.0
-    assert score["root_cause"]["gone"] is True  # nothing is broken, so its checks (the app is healthy) hold
-    _rolled_back(journal, scenario)
-    score, _, _ = _run(tmp_path / "restart-all", ROOT / "experiments" / f"{scenario}.json", "restart-all")
-    assert score["valid"] is True and score["resolved"] is False
-    assert {c["type"] for c in score["blast_radius"]["collateral"]} == {"needless-restart"}
 
 
 @needs_prometheus
@@ -295,48 +272,6 @@ def test_distractors_are_judged_against_the_hand_over_and_the_faults_creations_a
     collateral, _, changed = blast_radius(baseline, handover, end, faults, {"min": 0.99}, agent_acted=True,
                                           distractors=frozenset({"Pod shop/debug"}))
     assert changed and [(c.type, c.subject) for c in collateral] == [("object-deleted", "Pod shop/debug")]
-
-
-@needs_prometheus
-def test_netpol_fixed_by_a_command_agent_is_resolved(tmp_path: Path) -> None:
-    script = tmp_path / "agent.sh"
-    script.write_text(
-        "#!/bin/sh\nset -e\nkubectl get networkpolicy -n payments payment-ingress -o yaml\n"
-        "kubectl patch networkpolicy payment-ingress -n payments --type=json -p "
-        "'[{\"op\":\"replace\",\"path\":\"/spec/ingress/0/from/0/namespaceSelector/matchLabels/"
-        "kubernetes.io~1metadata.name\",\"value\":\"shop\"}]'\n"
-        f"cat > \"$CHAOSITBENCH_DIAGNOSIS\" <<'EOF'\n{NETPOL_DIAGNOSIS}\nEOF\n")
-    script.chmod(0o755)
-    score, journal, elapsed = _run(tmp_path, ROOT / "experiments" / "netpol.json", f"command:{script}")
-    assert score["resolved"] is True, score
-    assert score["diagnosis"]["correct"] is True and score["criteria"]["blast_radius"] == 1.0
-    assert score["commands"] == 2 and score["score"] > 90
-    assert journal["steady_states"]["after"]["steady_state_met"] is True
-    _rolled_back(journal, "netpol")
-
-
-@needs_prometheus
-@pytest.mark.parametrize("experiment", EXPERIMENTS, ids=[e.stem for e in EXPERIMENTS])
-def test_with_no_agent_chosen_the_reference_agent_resolves_the_scenario(experiment: Path, tmp_path: Path) -> None:
-    score, journal, _ = _run(tmp_path, experiment, None)
-    assert score["agent"] == "reference"
-    assert score["resolved"] is True, score
-    assert score["diagnosis"]["correct"] is True and score["blast_radius"]["collateral"] == []
-    _rolled_back(journal, experiment.stem)
-
-
-@needs_prometheus
-def test_scaling_payment_to_zero_is_not_a_resolution(tmp_path: Path) -> None:
-    script = tmp_path / "agent.sh"
-    script.write_text("#!/bin/sh\nkubectl get pods -n payments\nkubectl scale deployment payment -n payments "
-                      f"--replicas=0\ncat > \"$CHAOSITBENCH_DIAGNOSIS\" <<'EOF'\n{NETPOL_DIAGNOSIS}\nEOF\n")
-    script.chmod(0o755)
-    score, journal, _ = _run(tmp_path, ROOT / "experiments" / "netpol.json", f"command:{script}")
-    assert score["valid"] is True and score["resolved"] is False
-    assert {"type": "workload-degraded", "subject": "Deployment payments/payment",
-            "detail": "scaled from 2 to 0 replicas"} in score["blast_radius"]["collateral"]
-    assert score["criteria"]["blast_radius"] < 1.0
-    assert "Deployment/payments/payment" in _rolled_back(journal, "netpol")["restored"]
 
 
 @needs_prometheus
@@ -371,12 +306,24 @@ def test_unknown_fault_is_a_clear_invalid_run_that_starts_no_cluster(tmp_path: P
     assert "unknown fault 'no-such-fault'" in done.stdout + done.stderr
     score = json.loads((tmp_path / "score.json").read_text())
     assert score["valid"] is False and "unknown fault 'no-such-fault'" in score["reason"]
-    assert not (tmp_path / "run" / "target.json").exists()
+    assert "Traceback" not in done.stdout + done.stderr
+    assert not (tmp_path / "run" / "target.json").exists() and _left_in(tmp_path / "tmp") == []
 
 
-def test_malformed_experiment_is_refused_before_anything_starts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("broken", ["json", "activity"])
+def test_a_malformed_experiment_is_refused_before_anything_starts(broken: str, tmp_path: Path) -> None:
+    """Chaos Toolkit refuses it while loading (a JSON syntax error: its traceback ends with the position) or
+    validating it (a clear error line), before the control connects anything."""
     experiment = tmp_path / "broken.json"
-    experiment.write_text('{"title": "broken", "method": [')
+    if broken == "json":
+        experiment.write_text('{"title": "broken", "method": [')
+        expected = "Expecting value: line 1 column 32"
+    else:
+        doc = json.loads((ROOT / "experiments" / "netpol.json").read_text())
+        doc["method"][0]["provider"]["arguments"] = {"faults": "netpol"}
+        experiment.write_text(json.dumps(doc))
+        expected = "required argument 'fault' is missing from activity 'inject_fault'"
     done = _chaos(tmp_path, "run", str(experiment))
-    assert done.returncode != 0
+    assert expected in done.stdout + done.stderr
     assert not (tmp_path / "score.json").exists() and not (tmp_path / "run").exists()
+    assert _left_in(tmp_path / "tmp") == []

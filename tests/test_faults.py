@@ -179,6 +179,24 @@ def test_restore_cluster_undoes_what_an_agent_changed_too(cluster: tuple[Path, D
     assert actions.restore_cluster(configuration) == {"faults_removed": [], "restored": [], "deleted": []}
 
 
+def test_restore_cluster_puts_back_a_node_the_agent_cordoned_labelled_and_tainted(
+        cluster: tuple[Path, DynamicClient], configuration: dict[str, Any]) -> None:
+    dynamic = cluster[1]
+    nodes = dynamic.resources.get(api_version="v1", kind="Node")
+    before = node_state(dynamic, "chaositbench-worker2")
+    actions.inject_fault("netpol", configuration)
+    nodes.patch(name="chaositbench-worker2", content_type="application/merge-patch+json", body={
+        "metadata": {"labels": {"team": "agent"}, "annotations": {"note": "drained"}},
+        "spec": {"unschedulable": True, "taints": [{"key": "agent", "value": "x", "effect": "NoSchedule"}]}})
+    outcome = actions.restore_cluster(configuration)
+    assert "Node/chaositbench-worker2" in outcome["restored"]
+    deadline = time.monotonic() + 10  # the node lifecycle controller drops its unschedulable taint
+    while (now := node_state(dynamic, "chaositbench-worker2")) != before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert {k: now[k] for k in ("metadata", "taints")} == {k: before[k] for k in ("metadata", "taints")}
+    assert "unschedulable" not in read(dynamic, "v1", "Node", None, "chaositbench-worker2")["spec"]
+
+
 def test_unknown_fault_lists_the_known_ones_and_changes_nothing(cluster: tuple[Path, DynamicClient],
                                                                configuration: dict[str, Any]) -> None:
     before = snapshot(cluster[1])

@@ -20,7 +20,7 @@ import tempfile
 import time
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
@@ -36,6 +36,8 @@ logger = logging.getLogger("chaostoolkit")
 
 AGENT_ENV = "CHAOSITBENCH_AGENT"
 AGENT_CONFIG_KEY = "chaositbench_agent"
+#: the agent's deadline in seconds when hand_over is given none (default: the SLA); for short test runs
+AGENT_TIMEOUT_ENV = "CHAOSITBENCH_AGENT_TIMEOUT_S"
 DEFAULT_AGENT = "reference"
 KILL_GRACE_S = 2.0
 STDERR_TAIL = 2000
@@ -63,6 +65,33 @@ def agent_argv(agent: str) -> list[str]:
         raise ActivityFailed(f"the agent {agent!r} needs the Python package {REQUIRES[base]!r}: "
                              "pip install 'chaositbench[agents]'")
     return [sys.executable, "-m", "chaositbench.agent.agents", agent]
+
+
+def agent_timeout(timeout_s: float | None, sla_s: float) -> float:
+    """The agent's deadline in seconds: ``timeout_s``, else ``CHAOSITBENCH_AGENT_TIMEOUT_S``, else the SLA."""
+    if timeout_s is not None:
+        return float(timeout_s)
+    value = os.environ.get(AGENT_TIMEOUT_ENV)
+    if not value:
+        return sla_s
+    try:
+        limit = float(value)
+    except ValueError:
+        limit = -1.0
+    if limit <= 0:
+        raise ActivityFailed(f"{AGENT_TIMEOUT_ENV}={value!r} is not a positive number of seconds")
+    return limit
+
+
+#: the run's own settings (admin kubeconfig, run directory with the fault record): never an agent's business
+OPERATOR_ENV_PREFIX = "CHAOSITBENCH_"
+
+
+def agent_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment an agent inherits: this process's, without KUBECONFIG and the operator's ``CHAOSITBENCH_*``
+    settings (the controller then adds the agent's own: its kubeconfig, incident, diagnosis path, ...)."""
+    return {key: value for key, value in environ.items()
+            if key != "KUBECONFIG" and not key.startswith(OPERATOR_ENV_PREFIX)}
 
 
 def real_kubectl() -> str:
@@ -137,8 +166,8 @@ def hand_over(complaint: str | None = None, sla_s: float | None = None, namespac
     """Hand the incident over to the agent and return what happened.
 
     The agent (``agent``, else ``CHAOSITBENCH_AGENT``, else configuration ``chaositbench_agent``,
-    else ``reference``) gets the complaint with a deadline of ``timeout_s`` (default: the SLA)
-    seconds, a ServiceAccount scoped to the scenario's namespaces, the Prometheus URL and a
+    else ``reference``) gets the complaint with a deadline of ``timeout_s`` (else
+    ``CHAOSITBENCH_AGENT_TIMEOUT_S``, else the SLA) seconds, a ServiceAccount scoped to the scenario's namespaces, the Prometheus URL and a
     recording kubectl. ``complaint``, ``sla_s`` and ``namespaces`` default to those of the fault
     injected last in this run; the cluster (admin ``kubeconfig`` and ``context``) and
     ``prometheus_url`` default to the run's target (``chaositbench.target``). Files go to
@@ -166,7 +195,7 @@ def hand_over(complaint: str | None = None, sla_s: float | None = None, namespac
         kubeconfig, context = str(target.kubeconfig), target.context
         prometheus_url = target.prometheus_url if prometheus_url is None else prometheus_url
     prometheus_url = prometheus_url or ""
-    limit = float(sla_s if timeout_s is None else timeout_s)
+    limit = agent_timeout(timeout_s, float(sla_s))
     base.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="agent-", dir=base)).resolve()
     workspace = work / "workspace"
@@ -183,7 +212,7 @@ def hand_over(complaint: str | None = None, sla_s: float | None = None, namespac
                             namespaces=list(namespaces), prometheus_url=prometheus_url)
         incident_path = incident.write(work / "incident.json")
         diagnosis_path = work / "diagnosis.json"
-        env = {key: value for key, value in os.environ.items() if key != "KUBECONFIG"}
+        env = agent_environment(os.environ)
         env.update({"KUBECONFIG": str(sandbox.kubeconfig), "PROMETHEUS_URL": prometheus_url,
                     "CHAOSITBENCH_INCIDENT": str(incident_path), "CHAOSITBENCH_DIAGNOSIS": str(diagnosis_path),
                     "CHAOSITBENCH_TRAJECTORY": str(trajectory.path), "CHAOSITBENCH_USAGE": str(work / "usage.json"),
