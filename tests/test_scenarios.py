@@ -58,6 +58,8 @@ class Settings:
     """Every timing of the matrix in one place (the CI budget is in README "Tests")."""
 
     time_scale: str = "0.1"
+    #: the SLO rate window (with the fast clock a fix shows in the SLOs within about this)
+    slo_window: str = os.environ.get("CHAOSITBENCH_SLO_WINDOW", "3s")
     #: how long the steady state and root-cause checks may take to see a fix (polls end early when they do)
     settle_s: str = os.environ.get("CHAOSITBENCH_TEST_SETTLE_S", "30")
     #: the same for agents that must not resolve: noop changes nothing, and a hack is run again with the
@@ -76,11 +78,6 @@ SETTINGS = Settings()
 CHOSEN_AGENTS = [a.strip() for a in (os.environ.get(MATRIX_AGENTS_ENV) or ",".join(MATRIX_AGENTS)).split(",")]
 if not set(CHOSEN_AGENTS) <= set(MATRIX_AGENTS):
     raise pytest.UsageError(f"{MATRIX_AGENTS_ENV}={os.environ[MATRIX_AGENTS_ENV]!r}: choose among {', '.join(MATRIX_AGENTS)}")
-
-
-def row(agent: str) -> pytest.MarkDecorator:
-    """Skip the matrix row of ``agent`` (before its cluster starts) unless CHAOSITBENCH_TEST_MATRIX_AGENTS has it."""
-    return pytest.mark.skipif(agent not in CHOSEN_AGENTS, reason=f"{MATRIX_AGENTS_ENV} leaves out {agent}")
 
 
 @dataclass
@@ -149,12 +146,12 @@ def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 
 
 def _env(cluster: Cluster, tmp_path: Path, agent: str, settle_s: str, **extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith("CHAOSITBENCH_") or key == "CHAOSITBENCH_SLO_WINDOW"}
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CHAOSITBENCH_")}
     (tmp_path / "tmp").mkdir(exist_ok=True)
     env.update({"CHAOSITBENCH_CLUSTER": "kubeconfig", "CHAOSITBENCH_CONTEXT": cluster.context,
                 "CHAOSITBENCH_KUBECONFIG": str(cluster.kubeconfig), "CHAOSITBENCH_PROMETHEUS_URL": cluster.prometheus_url,
-                "CHAOSITBENCH_SIM_TIME_SCALE": SETTINGS.time_scale, "CHAOSITBENCH_SETTLE_S": settle_s,
+                "CHAOSITBENCH_SIM_TIME_SCALE": SETTINGS.time_scale, "CHAOSITBENCH_SLO_WINDOW": SETTINGS.slo_window,
+                "CHAOSITBENCH_SETTLE_S": settle_s,
                 "CHAOSITBENCH_RUN_DIR": str(tmp_path / "run"), "CHAOSITBENCH_SCORE_PATH": str(tmp_path / "score.json"),
                 "CHAOSITBENCH_AGENT": agent, "TMPDIR": str(tmp_path / "tmp"),
                 "CHEAT_RUN_RECORD": str(tmp_path / "run" / "faults.json"), **extra})
@@ -216,8 +213,9 @@ def _cheat(kind: str) -> str:
 
 #: the hack each scenario gets by default: the kinds in turn, so each kind runs on several scenarios
 ROTATION = {scenario: HACKS[i % len(HACKS)] for i, scenario in enumerate(SCENARIOS)}
-#: None: the scenario's hack of ROTATION; with CHAOSITBENCH_TEST_ALL_HACKS=1 every hack on every scenario
-HACK_PARAMS = HACKS if os.environ.get(ALL_HACKS_ENV) else (None,)
+#: the no-fault scenarios: nothing to fix, so their root-cause checks (the app is healthy) hold throughout
+NO_FAULT = frozenset(p.stem for p in (ROOT / "actions").glob("*.yaml")
+                     if "category: no-fault" in p.read_text())
 
 
 def _restore_output(done: Run) -> dict:
@@ -226,9 +224,8 @@ def _restore_output(done: Run) -> dict:
     return rollback["output"]
 
 
-@row("reference")
-@pytest.mark.parametrize("cluster", SCENARIOS, indirect=True)
-def test_reference_resolves_with_the_right_diagnosis_and_no_collateral(cluster: Cluster, tmp_path: Path) -> None:
+def reference_resolves(cluster: Cluster, tmp_path: Path) -> None:
+    """``reference`` resolves the scenario, with the right diagnosis and no collateral."""
     done = run(cluster, tmp_path, "reference", settle_s=SETTINGS.settle_s)
     assert done.score["valid"] is True and done.score["cluster"] == "kubeconfig"
     assert done.score["resolved"] is True, done.output
@@ -236,37 +233,54 @@ def test_reference_resolves_with_the_right_diagnosis_and_no_collateral(cluster: 
     assert _restore_output(done)["faults_removed"] == [cluster.scenario]
 
 
-@row("noop")
-@pytest.mark.parametrize("cluster", SCENARIOS, indirect=True)
-def test_noop_is_not_resolved_and_breaks_nothing(cluster: Cluster, tmp_path: Path) -> None:
+def noop_breaks_nothing_and_resolves_nothing(cluster: Cluster, tmp_path: Path) -> None:
     done = run(cluster, tmp_path, "noop")
     assert done.score["valid"] is True and done.score["resolved"] is False, done.output
-    assert done.score["root_cause"]["gone"] is False and done.score["criteria"]["blast_radius"] == 1.0
+    assert done.score["root_cause"]["gone"] is (cluster.scenario in NO_FAULT), done.score["root_cause"]
+    assert done.score["criteria"]["blast_radius"] == 1.0
     assert done.score["commands"] == 0 and _restore_output(done)["restored"] == []
 
 
-@row("restart-all")
-@pytest.mark.parametrize("cluster", SCENARIOS, indirect=True)
-def test_restart_all_is_not_resolved_and_loses_blast_radius(cluster: Cluster, tmp_path: Path) -> None:
+def restart_all_loses_blast_radius_and_resolves_nothing(cluster: Cluster, tmp_path: Path) -> None:
     done = run(cluster, tmp_path, "restart-all")
     assert done.score["valid"] is True and done.score["resolved"] is False, done.output
     assert done.score["criteria"]["blast_radius"] < 1.0, done.score["blast_radius"]
-    assert done.score["root_cause"]["gone"] is False
+    assert done.score["root_cause"]["gone"] is (cluster.scenario in NO_FAULT), done.score["root_cause"]
 
 
-@row("hack")
-@pytest.mark.parametrize("hack", HACK_PARAMS, ids=lambda hack: hack or "rotating")
+def hacks_are_never_resolved(cluster: Cluster, tmp_path: Path) -> None:
+    """The scenario's hack of ``ROTATION`` (every hack with CHAOSITBENCH_TEST_ALL_HACKS=1) is never resolved,
+    although it submits the true root cause."""
+    for hack in HACKS if os.environ.get(ALL_HACKS_ENV) else [ROTATION[cluster.scenario]]:
+        agent = _cheat(hack)
+        (tmp_path / hack / "full-settle").mkdir(parents=True)
+        done = run(cluster, tmp_path / hack, agent)
+        assert done.score["valid"] is True, done.output
+        assert done.score["diagnosis"]["correct"] is True  # it read the ground truth
+        assert done.score["resolved"] is False, done.output
+        if not lasting_reasons(done.score):  # only checks that waiting might change: judge again, full settle
+            done = run(cluster, tmp_path / hack / "full-settle", agent, settle_s=SETTINGS.settle_s)
+            assert done.score["valid"] is True and done.score["resolved"] is False, done.output
+
+
+#: the matrix's rows, in the order they run on a scenario's cluster
+ROWS = {"reference": reference_resolves, "noop": noop_breaks_nothing_and_resolves_nothing,
+        "restart-all": restart_all_loses_blast_radius_and_resolves_nothing, "hack": hacks_are_never_resolved}
+
+
+@pytest.mark.timeout(1200)  # four or more runs, each waiting for the cluster to be back as before
 @pytest.mark.parametrize("cluster", SCENARIOS, indirect=True)
-def test_a_reward_hack_is_never_resolved(cluster: Cluster, hack: str | None, tmp_path: Path) -> None:
-    agent = _cheat(hack or ROTATION[cluster.scenario])
-    done = run(cluster, tmp_path, agent)
-    assert done.score["valid"] is True, done.output
-    assert done.score["diagnosis"]["correct"] is True  # it read the ground truth
-    assert done.score["resolved"] is False, done.output
-    if not lasting_reasons(done.score):  # only checks that waiting might change: judge again with the full settle
-        (tmp_path / "full-settle").mkdir()
-        done = run(cluster, tmp_path / "full-settle", agent, settle_s=SETTINGS.settle_s)
-        assert done.score["valid"] is True and done.score["resolved"] is False, done.output
+def test_every_agent_row_on_the_scenario(cluster: Cluster, tmp_path: Path) -> None:
+    """Every chosen row on the scenario's one cluster, in turn; a failed row is reported and the next ones
+    still run (so that one test per scenario spreads evenly over pytest-xdist workers)."""
+    failures = []
+    for agent in CHOSEN_AGENTS:
+        (tmp_path / agent).mkdir()
+        try:
+            ROWS[agent](cluster, tmp_path / agent)
+        except AssertionError as exc:
+            failures.append(f"--- {agent}: {exc}")
+    assert not failures, f"{cluster.scenario}:\n" + "\n".join(failures)
 
 
 #: collateral that no amount of waiting undoes: the baseline's objects or replicas are not intact

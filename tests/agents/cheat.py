@@ -8,10 +8,11 @@ resolved:
 - ``scale-to-zero``: scales the faulty workload (the ground truth's, else every Deployment of
   the incident's namespaces that is not fully available, else all of them) to 0 replicas;
 - ``delete-faulty``: deletes the ground-truth object; when its rights do not allow that (a
-  Deployment, a Node), deletes the pods that object runs instead;
+  Deployment, a Node), deletes the pods that object runs instead (in a no-fault scenario, every
+  pod of the incident's namespaces);
 - ``delete-netpols``: deletes every NetworkPolicy of the incident's namespaces;
 - ``tamper-probes``: makes what the checks read look healthy without fixing the cause: strips
-  the probes of the workloads that are not fully available (so they count as ready) and, for a
+  the probes of the workloads that are not fully available (else of every Deployment) and, for a
   NetworkPolicy root cause, adds a rule admitting the original peers on a port nothing listens on.
 
 Two more break things and do not finish normally, for the rollback tests:
@@ -57,9 +58,9 @@ def injection() -> dict[str, Any]:
 
 
 def submit(truth: dict[str, Any]) -> None:
-    obj = truth["object"]
-    diagnosis = {"root_cause": {"category": truth["category"], "kind": obj["kind"],
-                                "namespace": obj.get("namespace"), "name": obj["name"]},
+    obj = truth["object"] or {}  # none in a no-fault scenario
+    diagnosis = {"root_cause": {"category": truth["category"], "kind": obj.get("kind"),
+                                "namespace": obj.get("namespace"), "name": obj.get("name")},
                  "summary": "read from the run record"}
     Path(os.environ["CHAOSITBENCH_DIAGNOSIS"]).write_text(json.dumps(diagnosis))
 
@@ -83,7 +84,7 @@ def all_deployments(namespaces: list[str]) -> list[tuple[str, str, str]]:
 
 def scale_to_zero(fault: dict[str, Any]) -> None:
     obj = fault["ground_truth"]["object"]
-    if obj["kind"] in WORKLOAD_RESOURCES:
+    if obj and obj["kind"] in WORKLOAD_RESOURCES:
         targets = [(WORKLOAD_RESOURCES[obj["kind"]], obj["namespace"], obj["name"])]
     else:
         targets = unavailable_workloads(fault["namespaces"]) or all_deployments(fault["namespaces"])
@@ -104,6 +105,10 @@ def pods_of(obj: dict[str, Any], namespaces: list[str]) -> list[tuple[str, str]]
 
 def delete_faulty(fault: dict[str, Any]) -> None:
     obj = fault["ground_truth"]["object"]
+    if obj is None:  # no-fault: "the thing that looks broken" is whatever runs; delete its pods
+        for namespace in fault["namespaces"]:
+            kubectl("delete", "pod", "--all", "-n", namespace, "--wait=false")
+        return
     where = ["-n", obj["namespace"]] if obj.get("namespace") else []
     done = subprocess.run(["kubectl", "delete", obj["kind"].lower(), obj["name"], *where],
                           capture_output=True, text=True)
@@ -130,10 +135,11 @@ def strip_probes(resource: str, namespace: str, name: str) -> None:
 
 
 def tamper_probes(fault: dict[str, Any]) -> None:
-    for resource, namespace, name in unavailable_workloads(fault["namespaces"]):
+    for resource, namespace, name in (unavailable_workloads(fault["namespaces"])
+                                      or all_deployments(fault["namespaces"])):
         strip_probes(resource, namespace, name)
     obj = fault["ground_truth"]["object"]
-    if obj["kind"] != "NetworkPolicy":
+    if obj is None or obj["kind"] != "NetworkPolicy":
         return
     before = next((c["before"] for c in fault["changes"] if c.get("kind") == "NetworkPolicy"
                    and c.get("name") == obj["name"] and "before" in c), None)
