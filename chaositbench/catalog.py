@@ -23,7 +23,7 @@ PATCH_TYPES = {"strategic": "application/strategic-merge-patch+json",
                "merge": "application/merge-patch+json",
                "json": "application/json-patch+json"}
 CHANGE_OPS = ("create", "patch", "delete", "scale", "node")
-SYMPTOM_CHECKS = ("pods-not-ready", "container-reason", "node-condition")
+SYMPTOM_CHECKS = ("pods-not-ready", "container-reason", "node-condition", "slo-violated")
 
 
 @dataclass(frozen=True)
@@ -168,7 +168,9 @@ class _Validator:
         check = self.get(doc, "symptom", "check", str)
         if check not in SYMPTOM_CHECKS:
             raise self.fail("symptom.check", f"must be one of {', '.join(SYMPTOM_CHECKS)}, not {check!r}")
-        if check == "node-condition":
+        if check == "slo-violated":
+            self.get(doc, "symptom", "probe", str)
+        elif check == "node-condition":
             self.node_selection(self.get(doc, "symptom", "node", dict), "symptom.node")
             self.get(doc, "symptom", "type", str)
             self.get(doc, "symptom", "status", str)

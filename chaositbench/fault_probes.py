@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 
 from chaoslib.types import Configuration, Secrets
+from kubernetes.client import ApiClient
 
 from .catalog import load_fault
 from .faults import read_record, run_dir
+from .probes import catalog_entry, slo_values, within
 from .symptoms import symptom_visible
 from .target import connect
 
@@ -20,7 +22,9 @@ def fault_symptom_visible(fault: str, timeout_s: float = 60.0, configuration: Co
     """Whether the symptom of catalog fault ``fault`` shows within ``timeout_s`` seconds.
 
     Polls the built-in check the catalog entry declares (``symptom``); a tolerance of
-    ``true`` in the experiment proves the incident is real before the agent starts.
+    ``true`` in the experiment proves the incident is real before the agent starts. The check
+    ``slo-violated`` asks Prometheus whether some series of an SLO probe (``probes/slo.yaml``)
+    is outside its bounds; the others ask the Kubernetes API.
     """
     symptom = load_fault(fault, configuration).symptom
     directory = run_dir(configuration)
@@ -28,9 +32,15 @@ def fault_symptom_visible(fault: str, timeout_s: float = 60.0, configuration: Co
     node = next((c["name"] for i in injections for c in i["changes"] if c["op"] == "node"), None)
     target = connect(configuration, directory)
     deadline = time.monotonic() + timeout_s
+
+    def visible(api: ApiClient) -> bool:
+        if symptom["check"] != "slo-violated":
+            return symptom_visible(api, symptom, node)
+        bounds = catalog_entry("slo", symptom["probe"], configuration)
+        return any(not within(v, bounds) for v in slo_values(symptom["probe"], configuration, target).values())
     with target.api_client() as api:
         while True:
-            if symptom_visible(api, symptom, node):
+            if visible(api):
                 return True
             if time.monotonic() >= deadline:
                 return False

@@ -16,6 +16,9 @@ It knows nothing of the scenario: everything comes from its tools in the inciden
    - Running-but-not-Ready pods whose log shows ``host:port: dial tcp ...: i/o timeout`` → resolve
      the host to a Service, find the NetworkPolicy (ingress at the destination, egress at the
      source) that admits none of the flow and add the source as a peer → ``network-policy``;
+   - containers throttled in more than 25% of their CFS periods (cAdvisor, PromQL) → raise the CPU limit
+     of the most throttled one's workload (roll back when the last change only lowered its resources)
+     → ``resource-limits``;
    - a node under pressure that evicted pods of the allowed namespaces, its cause not visible → cordon
      it → ``node-pressure``;
    - nothing, and every workload available → ``no-fault``, changing nothing; a symptom it cannot
@@ -36,6 +39,7 @@ from typing import Any, Callable
 
 from ..protocol import Diagnosis, Incident
 from ..tools import Tools
+from . import reference_capacity
 from .reference_netpol import Endpoint, find_blocker
 
 Obj = dict[str, Any]
@@ -163,6 +167,22 @@ class Cluster:
     def live_pods(self) -> list[Obj]:
         return [p for p in self.of_kind("Pod") if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
 
+    def revisions(self, workload: tuple[str, str, str]) -> list[tuple[str, Obj]]:
+        """A Deployment's (revision, pod template) pairs from its ReplicaSets, newest first."""
+        kind, namespace, name = workload
+        if kind != "Deployment":
+            return []
+        owned = [rs for rs in self.of_kind("ReplicaSet", namespace)
+                 if any(o["kind"] == "Deployment" and o["name"] == name
+                        for o in rs["metadata"].get("ownerReferences") or [])]
+        revision = lambda rs: int((rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", 0))
+        return [(str(revision(rs)), rs["spec"]["template"]) for rs in sorted(owned, key=revision, reverse=True)]
+
+    def previous_template(self, workload: tuple[str, str, str]) -> tuple[str, Obj] | None:
+        """The pod template and revision of the Deployment's newest ReplicaSet before the current one."""
+        revisions = self.revisions(workload)
+        return revisions[1] if len(revisions) > 1 else None
+
 
 class ReferenceAgent:
     """Investigates through its tools, fixes the root cause with the least change, verifies, diagnoses."""
@@ -201,7 +221,8 @@ class ReferenceAgent:
     def _investigations(self) -> list[Callable[[Cluster], Finding | None]]:
         """Most fundamental first; a pressure condition whose cause is not visible is the last resort."""
         return [lambda cluster: self._node_pressure(cluster, knob=True), self._oom_killed, self._bad_env,
-                self._blocked_dependency, lambda cluster: self._node_pressure(cluster, knob=False)]
+                self._blocked_dependency, reference_capacity.cpu_throttled,
+                lambda cluster: self._node_pressure(cluster, knob=False)]
 
     # -- node pressure ---------------------------------------------------------------------------
 
@@ -298,7 +319,7 @@ class ReferenceAgent:
         obj = cluster.get(kind, namespace, name)
         entry = _env_entry(obj["spec"]["template"], container, variable)
         what = f'{kind} {namespace}/{name} container {container} exits at start-up: {variable}="{bad}" is rejected'
-        previous = self._previous_template(cluster, workload)
+        previous = cluster.previous_template(workload)
         if previous is not None and entry is not None:
             revision, template = previous
             if _differs_only_in(obj["spec"]["template"], template, container, variable):
@@ -336,30 +357,15 @@ class ReferenceAgent:
                        f'{what}; it comes from {kind} {namespace}/{ref["name"]} key {ref["key"]}. '
                        f"Fix: set it to {good} and restarted the workload.", [workload])
 
-    def _previous_template(self, cluster: Cluster, workload: tuple[str, str, str]) -> tuple[str, Obj] | None:
-        """The pod template and revision of the Deployment's newest ReplicaSet before the current one."""
-        revisions = self._revisions(cluster, workload)
-        return revisions[1] if len(revisions) > 1 else None
-
     def _previous_values(self, cluster: Cluster, workload: tuple[str, str, str], container: str,
                          variable: str) -> list[str]:
         """Literal values of ``variable`` in the workload's earlier revisions, newest first."""
         values = []
-        for _, template in self._revisions(cluster, workload)[1:]:
+        for _, template in cluster.revisions(workload)[1:]:
             entry = _env_entry(template, container, variable)
             if entry is not None and "value" in entry:
                 values.append(entry["value"])
         return values
-
-    def _revisions(self, cluster: Cluster, workload: tuple[str, str, str]) -> list[tuple[str, Obj]]:
-        kind, namespace, name = workload
-        if kind != "Deployment":
-            return []
-        owned = [rs for rs in cluster.of_kind("ReplicaSet", namespace)
-                 if any(o["kind"] == "Deployment" and o["name"] == name
-                        for o in rs["metadata"].get("ownerReferences") or [])]
-        revision = lambda rs: int((rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", 0))
-        return [(str(revision(rs)), rs["spec"]["template"]) for rs in sorted(owned, key=revision, reverse=True)]
 
     # -- blocked dependency ------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ JSON mapping from container name to that container's needs::
     chaositbench.io/needs: |
       app:
         memory: {workingSet: 96Mi, growthPerMinute: 0Mi}
-        cpu: {usage: 50m}
+        cpu: {usage: 50m, perRequest: 5ms}   # idle usage, plus CPU time per request served
         ephemeralStorage: {usage: 10Mi, writesPerMinute: 0Mi}
         startupSeconds: 3
         listen:
@@ -33,6 +33,7 @@ declarations raise :class:`NeedsError` naming the field.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,6 +104,7 @@ class ContainerNeeds:
     memory_bytes: int = 32 * 1024 * 1024
     memory_growth_bytes_per_min: int = 0
     cpu_millis: int = 10
+    cpu_seconds_per_request: float = 0.0  # CPU time one request costs (0: usage scales with nominal traffic)
     storage_bytes: int = 0
     storage_writes_bytes_per_min: int = 0
     startup_seconds: float = 1.0
@@ -152,6 +154,15 @@ def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise NeedsError(f"{where}: must be a non-negative number")
     return float(value)
+
+
+def _duration(value: Any, where: str) -> float:
+    """Seconds of a duration written ``5ms``, ``0.2s`` or as a number of seconds."""
+    text = str(value).strip()
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s)?", text)
+    if match is None or isinstance(value, bool):
+        raise NeedsError(f"{where}: must be a duration such as 5ms or 0.2s, not {value!r}")
+    return float(match.group(1)) / (1000 if match.group(2) == "ms" else 1)
 
 
 def _port(value: Any, where: str) -> int:
@@ -210,6 +221,7 @@ def parse_container(raw: Any, where: str) -> ContainerNeeds:
         memory_bytes=_bytes(memory.get("workingSet", "32Mi"), f"{where}.memory.workingSet"),
         memory_growth_bytes_per_min=_bytes(memory.get("growthPerMinute", 0), f"{where}.memory.growthPerMinute"),
         cpu_millis=_millis(cpu.get("usage", "10m"), f"{where}.cpu.usage"),
+        cpu_seconds_per_request=_duration(cpu.get("perRequest", 0), f"{where}.cpu.perRequest"),
         storage_bytes=_bytes(storage.get("usage", 0), f"{where}.ephemeralStorage.usage"),
         storage_writes_bytes_per_min=_bytes(storage.get("writesPerMinute", 0),
                                             f"{where}.ephemeralStorage.writesPerMinute"),

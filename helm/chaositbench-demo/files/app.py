@@ -228,8 +228,21 @@ class Dependencies:
                     and dep["name"] in self.errors]
 
 
+def duration_seconds(value: Any) -> float:
+    """Seconds of a declared duration (``5ms``, ``0.2s`` or a number of seconds)."""
+    text = str(value).strip()
+    return float(text[:-2]) / 1000 if text.endswith("ms") else float(text.rstrip("s") or 0)
+
+
+def burn(seconds: float) -> None:
+    """Spend ``seconds`` of this thread's CPU time (a request's declared cost)."""
+    until = time.thread_time() + seconds
+    while time.thread_time() < until:
+        pass
+
+
 def http_handler(paths: dict[str, int], liveness: str | None, readiness: str | None,
-                 deps: Dependencies) -> type[BaseHTTPRequestHandler]:
+                 deps: Dependencies, cost: float) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "chaositbench-demo"
 
@@ -244,6 +257,7 @@ def http_handler(paths: dict[str, int], liveness: str | None, readiness: str | N
                 checked = deps.blocking(readiness=True)
                 code, body = (503, "not ready: " + "; ".join(checked)) if checked else (200, "ready")
             elif path in paths:
+                burn(cost)
                 code, body = (502, "bad gateway: " + "; ".join(blocking)) if blocking else (paths[path], "ok")
                 log(f"{self.command} {path} {code}")
             else:
@@ -274,12 +288,13 @@ class Accept(socketserver.BaseRequestHandler):
         """Accept the connection and close it: enough for tcpSocket probes and dependency checks."""
 
 
-def serve(listener: dict[str, Any], args: argparse.Namespace, deps: Dependencies) -> None:
+def serve(listener: dict[str, Any], args: argparse.Namespace, deps: Dependencies, cost: float) -> None:
     port = int(listener["port"])
     paths = {str(p): int(code) for p, code in (listener.get("paths") or {}).items()}
     server: socketserver.BaseServer
     if paths:
-        server = ThreadingHTTPServer(("", port), http_handler(paths, args.liveness_path, args.readiness_path, deps))
+        server = ThreadingHTTPServer(("", port), http_handler(paths, args.liveness_path, args.readiness_path, deps,
+                                                                    cost))
         server.daemon_threads = True
     else:
         server = TCPListener(("", port), Accept)
@@ -306,8 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     deps = Dependencies(list(needs.get("dependencies") or []))
     deps.check_once()
     threading.Thread(target=deps.run, name="dependencies", daemon=True).start()
+    cost = duration_seconds((needs.get("cpu") or {}).get("perRequest", 0))
     for listener in needs.get("listen") or []:
-        serve(listener, args, deps)
+        serve(listener, args, deps, cost)
     threading.Event().wait()
     return 0
 

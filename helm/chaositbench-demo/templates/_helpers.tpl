@@ -116,6 +116,9 @@ what the behaviour model of the simulated cluster reads and files/app.py honours
   "env" $env
   "files" $files
   "logs" $c.logs -}}
+{{- if $c.needs.cpuPerRequest -}}
+{{- $_ := set $app.cpu "perRequest" $c.needs.cpuPerRequest -}}
+{{- end -}}
 {{- if $c.load -}}
 {{- $_ := set $app "load" (dict "rps" $c.load.rps "path" $c.load.path "port" (int $c.port)) -}}
 {{- end -}}

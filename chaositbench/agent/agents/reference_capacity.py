@@ -1,0 +1,106 @@
+"""Reference-agent investigations of capacity: CPU throttling under a too-low limit.
+
+``cpu_throttled`` asks Prometheus (cAdvisor's CFS counters) which containers of the allowed
+namespaces spend their CPU quota in more than a quarter of their periods — the threshold of the
+well-known ``CPUThrottlingHigh`` alert — and raises the CPU limit of the most throttled one's
+workload: back to the previous revision when the last change only lowered its resources, else
+to four times the limit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from . import reference as base
+
+if TYPE_CHECKING:
+    from .reference import Cluster, Finding
+
+Obj = dict[str, Any]
+#: share of CFS periods throttled above which a container is CPU-starved (kube-prometheus' CPUThrottlingHigh)
+THROTTLED_SHARE = 0.25
+RATE_WINDOW = "30s"
+LIMIT_FACTOR = 4
+THROTTLING = ('sum by (namespace, pod, container) (rate(container_cpu_cfs_throttled_periods_total'
+              '{{namespace=~"{namespaces}",container!=""}}[{window}]))'
+              ' / sum by (namespace, pod, container) (rate(container_cpu_cfs_periods_total'
+              '{{namespace=~"{namespaces}",container!=""}}[{window}])) > {share}')
+
+
+def parse_cpu(quantity: str) -> float:
+    """Millicores of a Kubernetes CPU quantity (``250m``, ``0.5``, ``2``)."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(m?)", quantity.strip())
+    if not match:
+        raise ValueError(f"not a CPU quantity: {quantity!r}")
+    return float(match.group(1)) * (1 if match.group(2) else 1000)
+
+
+def throttled_containers(cluster: "Cluster") -> list[tuple[float, str, str, str]]:
+    """(throttled share, namespace, pod, container) above THROTTLED_SHARE, most throttled first."""
+    if not cluster.tools.prometheus_url:
+        return []
+    query = THROTTLING.format(namespaces="|".join(re.escape(ns) for ns in cluster.namespaces),
+                              window=RATE_WINDOW, share=THROTTLED_SHARE)
+    try:
+        series = cluster.tools.promql(query)
+    except Exception as exc:  # noqa: BLE001 — a failing Prometheus is evidence missing, not a crash
+        raise base.NoFinding(f"cannot query CPU throttling: {exc}") from exc
+    found = [(float(s["value"][1]), s["metric"]["namespace"], s["metric"]["pod"], s["metric"]["container"])
+             for s in series]
+    return sorted(found, reverse=True)
+
+
+def _resources_only(current: Obj, previous: Obj, container: str) -> bool:
+    """Whether two pod templates are the same but for ``container``'s resources (and the template hash)."""
+    def normalized(template: Obj) -> Obj:
+        copy = json.loads(json.dumps(template))
+        (copy.get("metadata") or {}).get("labels", {}).pop("pod-template-hash", None)
+        for spec in copy["spec"]["containers"]:
+            if spec["name"] == container:
+                spec.pop("resources", None)
+        return copy
+    return normalized(current) == normalized(previous)
+
+
+def _cpu_limit(template: Obj, container: str) -> str | None:
+    spec = next((c for c in template["spec"]["containers"] if c["name"] == container), {})
+    return ((spec.get("resources") or {}).get("limits") or {}).get("cpu")
+
+
+def cpu_throttled(cluster: "Cluster") -> "Finding | None":
+    """The most CPU-throttled container's workload gets a higher CPU limit (``resource-limits``)."""
+    for share, namespace, pod_name, container in throttled_containers(cluster):
+        pod = cluster.get("Pod", namespace, pod_name)
+        workload = cluster.workload_of(pod) if pod is not None else None
+        obj = cluster.get(*workload) if workload is not None else None
+        limit = _cpu_limit(obj["spec"]["template"], container) if obj is not None else None
+        if workload is None or limit is None:
+            continue
+        return _raise_cpu(cluster, workload, obj, container, limit, share)
+    return None
+
+
+def _raise_cpu(cluster: "Cluster", workload: tuple[str, str, str], obj: Obj, container: str, limit: str,
+               share: float) -> "Finding":
+    kind, namespace, name = workload
+    what = (f"Container {container} of {kind} {namespace}/{name} is CPU-throttled in {share:.0%} of its CFS "
+            f"periods: its CPU limit {limit} is below what it needs, so its requests queue and slow down "
+            f"everything that calls it")
+    previous = cluster.previous_template(workload)
+    if previous is not None:
+        revision, template = previous
+        before = _cpu_limit(template, container)
+        if (_resources_only(obj["spec"]["template"], template, container)
+                and (before is None or parse_cpu(before) > parse_cpu(limit))):
+            cluster.tools.kubectl("rollout", "undo", f"{kind.lower()}/{name}", "-n", namespace,
+                                  f"--to-revision={revision}")
+            return base.Finding("resource-limits", kind, namespace, name,
+                                f"{what}. The last change only lowered its resources; fix: rolled back to "
+                                f"revision {revision} (CPU limit {before or 'none'}).", [workload])
+    raised = f"{int(parse_cpu(limit) * LIMIT_FACTOR)}m"
+    cluster.tools.kubectl("set", "resources", f"{kind.lower()}/{name}", "-n", namespace, "-c", container,
+                          f"--limits=cpu={raised}")
+    return base.Finding("resource-limits", kind, namespace, name, f"{what}. Fix: raised the CPU limit to {raised}.",
+                        [workload])
