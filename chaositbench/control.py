@@ -263,15 +263,17 @@ def blast_radius(baseline: dict[str, Any], handover: dict[str, Any], end: dict[s
             changed = True
     for key in sorted(set(end["objects"]) - set(baseline["objects"])):
         changed = True
-        collateral.append(Collateral("object-changed", key, "created"))
+        if key not in fault_objects:  # an object the fault created is the fault's, whatever the agent did to it
+            collateral.append(Collateral("object-changed", key, "created"))
     for key, before in sorted(baseline["workloads"].items()):
         after = end["workloads"].get(key)
         if after is None:
             continue  # counted as a deleted object
         if after["replicas"] < before["replicas"]:
             intact = False
-            collateral.append(Collateral("workload-degraded", key,
-                                         f"scaled from {before['replicas']} to {after['replicas']} replicas"))
+            if after["replicas"] < handover["workloads"].get(key, before)["replicas"]:  # not the fault's scaling
+                collateral.append(Collateral("workload-degraded", key,
+                                             f"scaled from {before['replicas']} to {after['replicas']} replicas"))
         elif agent_acted and after["available"] < min(before["available"], handover["workloads"].get(key, before)["available"]):
             collateral.append(Collateral("workload-degraded", key,
                                          f"{after['available']}/{after['replicas']} available"))

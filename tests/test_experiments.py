@@ -179,6 +179,14 @@ def test_replacing_the_pods_of_the_faulty_workload_is_the_repair_not_a_needless_
     assert intact and collateral == []
 
 
+def test_a_workload_the_fault_scaled_down_is_not_intact_but_not_the_agents_damage() -> None:
+    baseline, handover, end = _state(2, 2), _state(1, 1), _state(1, 1)
+    end["objects"]["HorizontalPodAutoscaler payments/payment"] = {"spec": {"maxReplicas": 1}}
+    fault = {"Deployment payments/payment", "HorizontalPodAutoscaler payments/payment"}
+    collateral, intact, changed = blast_radius(baseline, handover, end, fault, {"min": 0.99}, agent_acted=False)
+    assert not intact and changed and collateral == []
+
+
 def test_damage_spreading_while_the_agent_does_nothing_is_the_faults_not_the_agents() -> None:
     baseline, handover = _state(2, 2), _state(2, 2)
     end = _state(2, 0, restarts=3)

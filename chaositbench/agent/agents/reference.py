@@ -16,6 +16,8 @@ It knows nothing of the scenario: everything comes from its tools in the inciden
    - Running-but-not-Ready pods whose log shows ``host:port: dial tcp ...: i/o timeout`` → resolve
      the host to a Service, find the NetworkPolicy (ingress at the destination, egress at the
      source) that admits none of the flow and add the source as a peer → ``network-policy``;
+   - a HorizontalPodAutoscaler at its ``maxReplicas`` reporting ``ScalingLimited`` (``TooManyReplicas``) →
+     raise ``maxReplicas`` to twice what its metrics ask for → ``autoscaling``;
    - containers throttled in more than 25% of their CFS periods (cAdvisor, PromQL) → raise the CPU limit
      of the most throttled one's workload (roll back when the last change only lowered its resources)
      → ``resource-limits``;
@@ -221,7 +223,7 @@ class ReferenceAgent:
     def _investigations(self) -> list[Callable[[Cluster], Finding | None]]:
         """Most fundamental first; a pressure condition whose cause is not visible is the last resort."""
         return [lambda cluster: self._node_pressure(cluster, knob=True), self._oom_killed, self._bad_env,
-                self._blocked_dependency, reference_capacity.cpu_throttled,
+                self._blocked_dependency, reference_capacity.hpa_capped, reference_capacity.cpu_throttled,
                 lambda cluster: self._node_pressure(cluster, knob=False)]
 
     # -- node pressure ---------------------------------------------------------------------------

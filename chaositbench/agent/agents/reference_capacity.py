@@ -1,4 +1,8 @@
-"""Reference-agent investigations of capacity: CPU throttling under a too-low limit.
+"""Reference-agent investigations of capacity: an autoscaler capped too low, CPU throttling under a too-low limit.
+
+``hpa_capped`` reads the HorizontalPodAutoscalers of the allowed namespaces: one at its
+``maxReplicas`` that reports ``ScalingLimited`` (``TooManyReplicas``) holds its workload below
+what the load needs; its maximum is raised to twice the replicas its current metrics ask for.
 
 ``cpu_throttled`` asks Prometheus (cAdvisor's CFS counters) which containers of the allowed
 namespaces spend their CPU quota in more than a quarter of their periods — the threshold of the
@@ -10,6 +14,7 @@ to four times the limit.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +32,50 @@ THROTTLING = ('sum by (namespace, pod, container) (rate(container_cpu_cfs_thrott
               '{{namespace=~"{namespaces}",container!=""}}[{window}]))'
               ' / sum by (namespace, pod, container) (rate(container_cpu_cfs_periods_total'
               '{{namespace=~"{namespaces}",container!=""}}[{window}])) > {share}')
+
+
+def _condition(obj: Obj, type_: str) -> Obj:
+    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == type_), {})
+
+
+def _needed_replicas(hpa: Obj) -> int:
+    """The replicas the HPA's current utilization asks for (its current replicas scaled by usage/target)."""
+    status = hpa.get("status") or {}
+    current = int(status.get("currentReplicas") or 1)
+    needed = current
+    for spec, now in zip((hpa.get("spec") or {}).get("metrics") or [], status.get("currentMetrics") or []):
+        target = ((spec.get("resource") or {}).get("target") or {}).get("averageUtilization")
+        used = ((now.get("resource") or {}).get("current") or {}).get("averageUtilization")
+        if target and used is not None:
+            needed = max(needed, math.ceil(current * used / target))
+    return needed
+
+
+def hpa_capped(cluster: "Cluster") -> "Finding | None":
+    """An HPA at its maximum that wants more replicas gets a higher ``maxReplicas`` (``autoscaling``)."""
+    for namespace in cluster.namespaces:
+        result = cluster.tools.kubectl("get", "hpa", "-n", namespace, "-o", "json")
+        if not result.ok:
+            continue
+        for hpa in json.loads(result.stdout).get("items", []):
+            limited = _condition(hpa, "ScalingLimited")
+            spec, status = hpa.get("spec") or {}, hpa.get("status") or {}
+            maximum = int(spec.get("maxReplicas") or 0)
+            if limited.get("status") != "True" or limited.get("reason") != "TooManyReplicas" \
+                    or int(status.get("currentReplicas") or 0) < maximum:
+                continue
+            name, ref = hpa["metadata"]["name"], spec.get("scaleTargetRef") or {}
+            raised = max(2 * _needed_replicas(hpa), maximum + 1)
+            cluster.tools.kubectl("patch", "hpa", name, "-n", namespace, "--type=merge", "-p",
+                                  json.dumps({"spec": {"maxReplicas": raised}}))
+            workload = (ref.get("kind", ""), namespace, ref.get("name", ""))
+            awaited = [workload] if workload[0] in ("Deployment", "StatefulSet") else []
+            return base.Finding("autoscaling", "HorizontalPodAutoscaler", namespace, name,
+                                f"HorizontalPodAutoscaler {namespace}/{name} holds {workload[0]} "
+                                f"{namespace}/{workload[2]} at its maxReplicas {maximum} while its metrics ask for "
+                                f"more (ScalingLimited: {limited.get('message', 'TooManyReplicas')}). Fix: raised "
+                                f"maxReplicas to {raised}.", awaited)
+    return None
 
 
 def parse_cpu(quantity: str) -> float:
