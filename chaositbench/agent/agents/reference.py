@@ -16,6 +16,9 @@ It knows nothing of the scenario: everything comes from its tools in the inciden
    - Running-but-not-Ready pods whose log shows ``host:port: dial tcp ...: i/o timeout`` → resolve
      the host to a Service, find the NetworkPolicy (ingress at the destination, egress at the
      source) that admits none of the flow and add the source as a peer → ``network-policy``;
+   - Running-but-not-Ready pods whose log has the API server's 403 for their ServiceAccount (``... is
+     forbidden: User "system:serviceaccount:ns:sa" cannot get resource ...``) → add exactly that rule to
+     the Role the ServiceAccount is bound to (or bind it to a new one) → ``rbac``;
    - a HorizontalPodAutoscaler at its ``maxReplicas`` reporting ``ScalingLimited`` (``TooManyReplicas``) →
      raise ``maxReplicas`` to twice what its metrics ask for → ``autoscaling``;
    - containers throttled in more than 25% of their CFS periods (cAdvisor, PromQL) → raise the CPU limit
@@ -41,7 +44,7 @@ from typing import Any, Callable
 
 from ..protocol import Diagnosis, Incident
 from ..tools import Tools
-from . import reference_capacity
+from . import reference_capacity, reference_rbac
 from .reference_netpol import Endpoint, find_blocker
 
 Obj = dict[str, Any]
@@ -169,6 +172,17 @@ class Cluster:
     def live_pods(self) -> list[Obj]:
         return [p for p in self.of_kind("Pod") if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
 
+    def running_not_ready(self) -> list[tuple[Obj, tuple[str, str, str]]]:
+        """One Running-but-not-Ready pod of each workload that has one, with its workload."""
+        found: dict[tuple[str, str, str], Obj] = {}
+        for pod in self.live_pods():
+            status = pod.get("status") or {}
+            ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions") or [])
+            workload = self.workload_of(pod)
+            if not ready and status.get("phase") == "Running" and workload is not None:
+                found.setdefault(workload, pod)
+        return [(pod, workload) for workload, pod in found.items()]
+
     def revisions(self, workload: tuple[str, str, str]) -> list[tuple[str, Obj]]:
         """A Deployment's (revision, pod template) pairs from its ReplicaSets, newest first."""
         kind, namespace, name = workload
@@ -223,7 +237,8 @@ class ReferenceAgent:
     def _investigations(self) -> list[Callable[[Cluster], Finding | None]]:
         """Most fundamental first; a pressure condition whose cause is not visible is the last resort."""
         return [lambda cluster: self._node_pressure(cluster, knob=True), self._oom_killed, self._bad_env,
-                self._blocked_dependency, reference_capacity.hpa_capped, reference_capacity.cpu_throttled,
+                self._blocked_dependency, reference_rbac.rbac_denied, reference_capacity.hpa_capped,
+                reference_capacity.cpu_throttled,
                 lambda cluster: self._node_pressure(cluster, knob=False)]
 
     # -- node pressure ---------------------------------------------------------------------------

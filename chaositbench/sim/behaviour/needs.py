@@ -24,6 +24,8 @@ JSON mapping from container name to that container's needs::
           startup: ["starting payments on :8080"]
           request: "POST /pay 200"
         load: {rps: 20, path: /pay}   # traffic arriving from outside (an edge service)
+        kubernetesApi:                # requests it makes with its ServiceAccount; a denial → not ready
+          - {verb: get, resource: configmaps, name: payments-flags}   # group "", the pod's namespace
 
 Everything is optional; a container without needs starts and becomes ready.
 The model reads only these declarations and the real objects (limits, env,
@@ -98,6 +100,17 @@ class Load:
 
 
 @dataclass(frozen=True)
+class ApiNeed:
+    """A Kubernetes API request the program makes with its ServiceAccount; while it is denied, it is not ready."""
+
+    verb: str
+    resource: str
+    group: str = ""
+    namespace: str | None = None  # None: the pod's own namespace
+    name: str | None = None  # None: the collection
+
+
+@dataclass(frozen=True)
 class ContainerNeeds:
     """Everything one container declares."""
 
@@ -115,6 +128,7 @@ class ContainerNeeds:
     startup_logs: tuple[str, ...] = ()
     request_log: str | None = None
     load: Load | None = None
+    kubernetes_api: tuple[ApiNeed, ...] = ()
 
 
 DEFAULT = ContainerNeeds()
@@ -217,6 +231,15 @@ def parse_container(raw: Any, where: str) -> ContainerNeeds:
                 path=str(load_spec.get("path", "/")),
                 port=_port(load_spec["port"], f"{where}.load.port") if "port" in load_spec else None
                 ) if load_spec else None
+    kubernetes_api = tuple(
+        ApiNeed(verb=_text(item.get("verb"), f"{where}.kubernetesApi[{i}].verb"),
+                resource=_text(item.get("resource"), f"{where}.kubernetesApi[{i}].resource"),
+                group=str(item.get("group") or ""),
+                namespace=_text(item["namespace"], f"{where}.kubernetesApi[{i}].namespace")
+                if item.get("namespace") is not None else None,
+                name=_text(item["name"], f"{where}.kubernetesApi[{i}].name") if item.get("name") is not None else None)
+        for i, item in enumerate(_mapping(x, f"{where}.kubernetesApi[{j}]") for j, x in enumerate(
+            _list(spec.get("kubernetesApi"), f"{where}.kubernetesApi"))))
     return ContainerNeeds(
         memory_bytes=_bytes(memory.get("workingSet", "32Mi"), f"{where}.memory.workingSet"),
         memory_growth_bytes_per_min=_bytes(memory.get("growthPerMinute", 0), f"{where}.memory.growthPerMinute"),
@@ -229,7 +252,7 @@ def parse_container(raw: Any, where: str) -> ContainerNeeds:
         listen=listen, dependencies=dependencies, env=env, files=files,
         startup_logs=tuple(str(x) for x in _list(logs.get("startup"), f"{where}.logs.startup")),
         request_log=str(logs["request"]) if logs.get("request") is not None else None,
-        load=load,
+        load=load, kubernetes_api=kubernetes_api,
     )
 
 

@@ -116,6 +116,13 @@ what the behaviour model of the simulated cluster reads and files/app.py honours
   "env" $env
   "files" $files
   "logs" $c.logs -}}
+{{- if $c.kubernetesApi -}}
+{{- $requests := list -}}
+{{- range $c.kubernetesApi -}}
+{{- $requests = append $requests (merge (dict "namespace" (include "demo.namespace" (dict "root" $root "name" $.name))) .) -}}
+{{- end -}}
+{{- $_ := set $app "kubernetesApi" $requests -}}
+{{- end -}}
 {{- if $c.needs.cpuPerRequest -}}
 {{- $_ := set $app.cpu "perRequest" $c.needs.cpuPerRequest -}}
 {{- end -}}
