@@ -90,7 +90,8 @@ def throttled_containers(cluster: "Cluster") -> list[tuple[float, str, str, str]
     """(throttled share, namespace, pod, container) above THROTTLED_SHARE, most throttled first."""
     if not cluster.tools.prometheus_url:
         return []
-    query = THROTTLING.format(namespaces="|".join(re.escape(ns) for ns in cluster.namespaces),
+    # namespace names are DNS labels: no character of theirs needs escaping in a PromQL regex
+    query = THROTTLING.format(namespaces="|".join(cluster.namespaces),
                               window=RATE_WINDOW, share=THROTTLED_SHARE)
     try:
         series = cluster.tools.promql(query)
