@@ -182,7 +182,8 @@ def test_restore_cluster_undoes_what_an_agent_changed_too(cluster: tuple[Path, D
 def test_unknown_fault_lists_the_known_ones_and_changes_nothing(cluster: tuple[Path, DynamicClient],
                                                                configuration: dict[str, Any]) -> None:
     before = snapshot(cluster[1])
-    with pytest.raises(ActivityFailed, match=r"unknown fault 'no-such-fault'.*known faults: .*disk-pressure, .*netpol, .*oomkilled"):
+    known = r"unknown fault 'no-such-fault'.*known faults: .*disk-pressure, .*netpol, .*oomkilled"
+    with pytest.raises(ActivityFailed, match=known):
         actions.inject_fault("no-such-fault", configuration)
     assert snapshot(cluster[1]) == before
     assert read_record(Path(configuration["chaositbench_run_dir"])) == {"injections": []}
