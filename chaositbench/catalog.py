@@ -23,7 +23,9 @@ PATCH_TYPES = {"strategic": "application/strategic-merge-patch+json",
                "merge": "application/merge-patch+json",
                "json": "application/json-patch+json"}
 CHANGE_OPS = ("create", "patch", "delete", "scale", "node")
-SYMPTOM_CHECKS = ("pods-not-ready", "container-reason", "node-condition", "slo-violated")
+SYMPTOM_CHECKS = ("pods-not-ready", "container-reason", "node-condition", "event", "slo-violated", "none")
+#: the ground-truth category of a scenario where nothing is broken
+NO_FAULT = "no-fault"
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class GroundTruth:
     """What really broke: the root cause an agent's diagnosis is scored against."""
 
     category: str
-    object: ObjectRef
+    object: ObjectRef | None  # None only for no-fault: nothing is the root cause
     propagation: tuple[str, ...]
     alias_categories: tuple[str, ...]
     alias_objects: tuple[ObjectRef, ...]
@@ -66,6 +68,13 @@ class Fault:
     ground_truth: GroundTruth
     changes: tuple[dict[str, Any], ...]
     path: Path
+    distractors: tuple[dict[str, Any], ...] = ()  # harmless failing objects created next to the fault
+    distractor_symptom: dict[str, Any] | None = None  # the check that proves the distractors are visible
+
+    @property
+    def no_fault(self) -> bool:
+        """Whether nothing is broken: the right answer is to change nothing."""
+        return self.ground_truth.category == NO_FAULT
 
 
 def catalog_dir(configuration: Configuration | None = None) -> Path:
@@ -134,15 +143,31 @@ class _Validator:
         sla = self.get(doc, "", "sla_seconds", int)
         if sla <= 0:
             raise self.fail("sla_seconds", "must be greater than 0")
+        truth = self.ground_truth(self.get(doc, "", "ground_truth", dict))
+        no_fault = truth.category == NO_FAULT
         changes = self.get(doc, "", "changes", list)
+        if no_fault and changes:
+            raise self.fail("changes", f"must be empty when ground_truth.category is {NO_FAULT} (nothing is "
+                                       "broken); put harmless failing objects under distractors")
+        if not no_fault and not changes:
+            raise self.fail("changes", f"must not be empty (only a {NO_FAULT} entry changes nothing)")
         checked = tuple(self.change(c, f"changes[{i}]", namespaces) for i, c in enumerate(changes))
+        distractors = self.get(doc, "", "distractors", list, False) or []
+        noise = tuple(self.distractor(d, f"distractors[{i}]", namespaces) for i, d in enumerate(distractors))
+        symptom = self.symptom(self.get(doc, "", "symptom", dict), "symptom")
+        if symptom["check"] == "none" and not no_fault:
+            raise self.fail("symptom.check", f"none is only for a {NO_FAULT} entry: a fault must show")
+        shown = self.get(doc, "", "distractor_symptom", dict, False)
+        if (shown is None) != (not noise):
+            raise self.fail("distractor_symptom", "is required with distractors, and only with them")
+        if shown is not None and self.symptom(shown, "distractor_symptom")["check"] == "none":
+            raise self.fail("distractor_symptom.check", "must be a check that shows the distractors, not none")
         return Fault(id=fault, title=self.get(doc, "", "title", str), headline=self.get(doc, "", "headline", str),
                      family=self.get(doc, "", "family", str),
                      difficulty=difficulty, app=self.get(doc, "", "app", str), namespaces=tuple(namespaces),
                      complaint=self.get(doc, "", "complaint", str), sla_seconds=sla,
-                     symptom=self.symptom(self.get(doc, "", "symptom", dict)),
-                     ground_truth=self.ground_truth(self.get(doc, "", "ground_truth", dict)),
-                     changes=checked, path=self.path)
+                     symptom=symptom, ground_truth=truth, changes=checked, path=self.path, distractors=noise,
+                     distractor_symptom=shown)
 
     def ground_truth(self, doc: dict[str, Any]) -> GroundTruth:
         category = self.get(doc, "ground_truth", "category", str)
@@ -158,27 +183,37 @@ class _Validator:
             if not is_category(alias):
                 raise self.fail(f"ground_truth.aliases.categories[{i}]", f"{alias!r} is not in the taxonomy")
         objects = self.get(aliases, "ground_truth.aliases", "objects", list, False) or []
-        return GroundTruth(category=category, object=self.ref(self.get(doc, "ground_truth", "object", dict),
-                                                              "ground_truth.object"),
+        if category == NO_FAULT and "object" in doc:
+            raise self.fail("ground_truth.object", f"must be left out when the category is {NO_FAULT}")
+        root = None if category == NO_FAULT else self.ref(self.get(doc, "ground_truth", "object", dict),
+                                                          "ground_truth.object")
+        return GroundTruth(category=category, object=root,
                            propagation=tuple(propagation), alias_categories=tuple(categories),
                            alias_objects=tuple(self.ref(o, f"ground_truth.aliases.objects[{i}]")
                                                for i, o in enumerate(objects)))
 
-    def symptom(self, doc: dict[str, Any]) -> dict[str, Any]:
-        check = self.get(doc, "symptom", "check", str)
+    def symptom(self, doc: dict[str, Any], field: str) -> dict[str, Any]:
+        check = self.get(doc, field, "check", str)
         if check not in SYMPTOM_CHECKS:
-            raise self.fail("symptom.check", f"must be one of {', '.join(SYMPTOM_CHECKS)}, not {check!r}")
-        if check == "slo-violated":
-            self.get(doc, "symptom", "probe", str)
+            raise self.fail(f"{field}.check", f"must be one of {', '.join(SYMPTOM_CHECKS)}, not {check!r}")
+        if check == "none":
+            if len(doc) > 1:
+                raise self.fail(field, "check none takes no other field")
+        elif check == "slo-violated":
+            self.get(doc, field, "probe", str)
         elif check == "node-condition":
-            self.node_selection(self.get(doc, "symptom", "node", dict), "symptom.node")
-            self.get(doc, "symptom", "type", str)
-            self.get(doc, "symptom", "status", str)
+            self.node_selection(self.get(doc, field, "node", dict), f"{field}.node")
+            self.get(doc, field, "type", str)
+            self.get(doc, field, "status", str)
+        elif check == "event":
+            self.get(doc, field, "namespace", str)
+            self.get(doc, field, "reason", str)
+            self.get(doc, field, "message", str, False)
         else:
-            self.get(doc, "symptom", "namespace", str)
-            self.get(doc, "symptom", "selector", str)
+            self.get(doc, field, "namespace", str)
+            self.get(doc, field, "selector", str)
             if check == "container-reason":
-                self.get(doc, "symptom", "reason", str)
+                self.get(doc, field, "reason", str)
         return doc
 
     def node_selection(self, doc: dict[str, Any], field: str) -> None:
@@ -187,10 +222,17 @@ class _Validator:
                                    "(namespace and selector of a pod whose node is meant)")
         if "labels" in doc:
             self.get(doc, field, "labels", str)
+            self.get(doc, field, "all", bool, False)
         else:
             pod = self.get(doc, field, "pod", dict)
             self.get(pod, f"{field}.pod", "namespace", str)
             self.get(pod, f"{field}.pod", "selector", str)
+
+    def distractor(self, doc: Any, field: str, namespaces: list[str]) -> dict[str, Any]:
+        if not isinstance(doc, dict) or list(doc) != ["create"]:
+            raise self.fail(field, "must be a mapping with exactly create: a distractor is a harmless object of "
+                                   "its own, never a change to the app")
+        return self.change(doc, field, namespaces)
 
     def change(self, doc: Any, field: str, namespaces: list[str]) -> dict[str, Any]:
         if not isinstance(doc, dict) or len(doc) != 1 or next(iter(doc)) not in CHANGE_OPS:
@@ -201,13 +243,16 @@ class _Validator:
             raise self.fail(where, "must be a mapping")
         if op == "node":
             self.node_selection(self.get(body, where, "select", dict), f"{where}.select")
-            for key, kind in (("conditions", list), ("taints", list), ("labels", dict), ("annotations", dict)):
+            for key, kind in (("conditions", list), ("taints", list), ("labels", dict), ("annotations", dict),
+                              ("unschedulable", bool)):
                 self.get(body, where, key, kind, False)
             for i, cond in enumerate(body.get("conditions") or []):
                 for key in ("type", "status"):
                     self.get(cond, f"{where}.conditions[{i}]", key, str)
-            if not any(body.get(k) for k in ("conditions", "taints", "labels", "annotations")):
-                raise self.fail(where, "changes nothing (give conditions, taints, labels or annotations)")
+            if not any(body.get(k) for k in ("conditions", "taints", "labels", "annotations")) \
+                    and "unschedulable" not in body:
+                raise self.fail(where, "changes nothing (give conditions, taints, labels, annotations or "
+                                       "unschedulable)")
             return doc
         if op == "create":
             manifest = self.get(body, where, "manifest", dict)

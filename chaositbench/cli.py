@@ -12,6 +12,7 @@ from pathlib import Path
 from chaoslib.exceptions import ActivityFailed
 
 from .agent import cli as agent_cli
+from .bench import cli as bench_cli
 from .apps import APPS, AppError
 from .catalog import load_fault
 from .experiment import render
@@ -42,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     new.add_argument("fault", help="the fault's id")
     new.add_argument("--out", help="where to write it (default: experiments/<fault>.json; - for stdout)")
     agent_cli.add_commands(sub)
+    bench_cli.add_commands(sub)
     return parser
 
 
@@ -65,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "agent":
         return agent_cli.run(args)
+    if args.command == "bench":
+        return bench_cli.run(args)
     if args.command == "experiment":
         return _new_experiment(args.fault, args.out)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -29,6 +29,7 @@ from kubernetes.dynamic import DynamicClient
 
 from . import target as targets
 from .catalog import load_fault
+from .experiment import fault_of
 from .faults import DECLARED_KINDS, normalized, read_record, run_dir
 from .probes import (BASELINE_FILE, catalog_entry, failed_root_cause_checks, slo_values, unhealthy_workloads,
                      within, workload_state)
@@ -55,15 +56,6 @@ INTACT_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "NetworkPolicy")
 _run: dict[str, Any] = {}
 
 
-def _fault_of(experiment: Experiment) -> str | None:
-    """The fault the experiment injects (the first ``inject_fault`` of its method)."""
-    for activity in experiment.get("method") or []:
-        provider = activity.get("provider") or {}
-        if provider.get("func") == "inject_fault":
-            return (provider.get("arguments") or {}).get("fault")
-    return None
-
-
 def _object_key(kind: str, namespace: str | None, name: str) -> str:
     return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
 
@@ -80,7 +72,8 @@ def _workload_of(pod: dict[str, Any]) -> str:
 
 
 def snapshot(target: targets.Target, namespaces: list[str], configuration: Configuration | None) -> dict[str, Any]:
-    """Declared objects, workload replicas/availability, pods with restart counts and per-service SLO values."""
+    """Declared objects (bare Pods included), workload replicas/availability, pods with restart counts and
+    per-service SLO values."""
     with target.api_client() as api:
         dynamic = DynamicClient(api)
         objects = {}
@@ -98,6 +91,8 @@ def snapshot(target: targets.Target, namespaces: list[str], configuration: Confi
             for item in pod_resource.get(namespace=namespace).items:
                 pod = item.to_dict()
                 statuses = (pod.get("status") or {}).get("containerStatuses") or []
+                if not pod["metadata"].get("ownerReferences"):  # a bare Pod is declared like a workload
+                    objects[_object_key("Pod", namespace, pod["metadata"]["name"])] = normalized(pod)
                 pods[pod["metadata"]["uid"]] = {"name": f"{namespace}/{pod['metadata']['name']}",
                                                 "workload": _workload_of(pod),
                                                 "restarts": sum(int(s.get("restartCount") or 0) for s in statuses)}
@@ -139,13 +134,14 @@ def before_experiment_control(context: Experiment, configuration: Configuration 
     """
     _run.clear()
     _run["started"] = time.monotonic()
-    fault = _fault_of(context)
+    fault = fault_of(context)
     directory = run_dir(configuration)
     _run.update(fault=fault, run_dir=directory)
     try:
         if fault is None:
             raise ActivityFailed("the experiment's method injects no catalog fault (no inject_fault action)")
-        load_fault(fault, configuration)  # an unknown fault stops the run before any cluster is started
+        # an unknown fault stops the run before any cluster is started
+        _run["no_fault"] = load_fault(fault, configuration).no_fault
         target = targets.connect(configuration, directory)
     except ActivityFailed as exc:
         _run["invalid"] = str(exc)
@@ -171,8 +167,12 @@ FAULT_VISIBLE_TIMEOUT_S = 30.0
 def before_activity_control(context: dict[str, Any], configuration: Configuration = None,
                             secrets: Secrets = None, **kwargs: Any) -> None:
     """Before the hand-over: wait until the root-cause check itself sees the fault (Prometheus may lag the
-    API by a scrape), then snapshot what the fault has broken so far."""
+    API by a scrape), then snapshot what the fault has broken so far. A no-fault scenario has no root cause
+    to see: its checks state that the app is healthy, and nothing is awaited."""
     if (context.get("provider") or {}).get("func") == "hand_over" and "target" in _run:
+        if _run.get("no_fault"):
+            _run["handover"] = snapshot(_run["target"], _run["namespaces"], configuration)
+            return
         deadline = time.monotonic() + (FAULT_VISIBLE_TIMEOUT_S if _run.get("fault") else 0.0)
         while True:
             try:
@@ -208,12 +208,16 @@ def before_rollback_control(context: Experiment, configuration: Configuration = 
     _run["end"] = snapshot(_run["target"], _run["namespaces"], configuration)
 
 
+def _changed_objects(injection: dict[str, Any] | None, distractors: bool) -> set[str]:
+    """The objects the injection changed: its distractors, or the fault's own changes."""
+    return {_object_key(e["kind"], e.get("namespace"), e["name"]) for e in (injection or {}).get("changes") or []
+            if e["op"] != "node" and bool(e.get("distractor")) == distractors}
+
+
 def _fault_objects(injection: dict[str, Any] | None) -> set[str]:
-    """The objects the fault itself changed or names as its root cause."""
-    if injection is None:
-        return set()
-    keys = {_object_key(e["kind"], e.get("namespace"), e["name"]) for e in injection["changes"] if e["op"] != "node"}
-    truth = (injection.get("ground_truth") or {}).get("object") or {}
+    """The objects the fault itself changed or names as its root cause (never its distractors)."""
+    keys = _changed_objects(injection, distractors=False)
+    truth = ((injection or {}).get("ground_truth") or {}).get("object") or {}
     if truth.get("kind"):
         keys.add(_object_key(truth["kind"], truth.get("namespace"), truth["name"]))
     return keys
@@ -232,14 +236,19 @@ def _without_restarts(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def blast_radius(baseline: dict[str, Any], handover: dict[str, Any], end: dict[str, Any], fault_objects: set[str],
-                 slo_bounds: dict[str, Any], agent_acted: bool) -> tuple[list[Collateral], bool, bool]:
+                 slo_bounds: dict[str, Any], agent_acted: bool,
+                 distractors: frozenset[str] = frozenset()) -> tuple[list[Collateral], bool, bool]:
     """Collateral damage, whether every baseline workload and policy is intact, and whether anything changed.
 
-    Objects: outside the fault's own objects, deleted, changed (restart annotations aside) or
-    created since the baseline. Workloads: fewer replicas than the baseline, or fewer available
+    Objects: outside the fault's own objects (including those it created), deleted, changed
+    (restart annotations aside) or created since the baseline. The fault's ``distractors`` (harmless
+    failing objects it created next to the fault) are judged against the hand-over: deleting or
+    changing one is collateral. Workloads: fewer replicas than the baseline (for a workload the
+    fault changed, fewer than at the hand-over), or fewer available
     than both the baseline and the hand-over had. SLOs: services within bounds at the hand-over
     and out of them at the end (a service with no traffic in the window is not judged). Restarts: pods of workloads healthy at the hand-over that were
-    restarted or replaced since (one item per workload), the fault's own workloads excepted. Availability, SLO and restart damage is
+    restarted or replaced since (one item per workload), the fault's own workloads excepted. Availability, SLO
+    and restart damage is
     counted only when the agent ran a mutating command: otherwise what broke after the hand-over
     is the fault still spreading (only the fault and the agent act on the cluster).
     """
@@ -261,17 +270,26 @@ def blast_radius(baseline: dict[str, Any], handover: dict[str, Any], end: dict[s
                 collateral.append(Collateral("object-changed", key))
         elif after != before:
             changed = True
-    for key in sorted(set(end["objects"]) - set(baseline["objects"])):
+    for key in sorted(set(end["objects"]) - set(baseline["objects"]) - fault_objects - distractors):
         changed = True
-        if key not in fault_objects:  # an object the fault created is the fault's, whatever the agent did to it
-            collateral.append(Collateral("object-changed", key, "created"))
+        collateral.append(Collateral("object-changed", key, "created"))
+    for key in sorted(distractors):
+        before, after = handover["objects"].get(key), end["objects"].get(key)
+        if before is not None and after is None:
+            changed = True
+            collateral.append(Collateral("object-deleted", key, "a distractor, unrelated to the fault"))
+        elif before is not None and _without_restarts(after) != _without_restarts(before):
+            changed = True
+            collateral.append(Collateral("object-changed", key, "a distractor, unrelated to the fault"))
     for key, before in sorted(baseline["workloads"].items()):
         after = end["workloads"].get(key)
         if after is None:
             continue  # counted as a deleted object
         if after["replicas"] < before["replicas"]:
             intact = False
-            if after["replicas"] < handover["workloads"].get(key, before)["replicas"]:  # not the fault's scaling
+            scaled_by_fault = (key in fault_objects
+                               and after["replicas"] >= handover["workloads"].get(key, before)["replicas"])
+            if not scaled_by_fault:  # a fault that scales its workload down leaves it so: not the agent's doing
                 collateral.append(Collateral("workload-degraded", key,
                                              f"scaled from {before['replicas']} to {after['replicas']} replicas"))
         elif agent_acted and after["available"] < min(before["available"], handover["workloads"].get(key, before)["available"]):
@@ -350,7 +368,8 @@ def result(journal: Journal, configuration: Configuration | None) -> dict[str, A
     commands = _commands(hand_over["trajectory"])
     collateral, intact, changed = blast_radius(_run["baseline"], _run["handover"], _run["end"],
                                                _fault_objects(injection), catalog_entry("slo", SERVICE_SLO, configuration),
-                                               agent_acted=any(c.mutating for c in commands))
+                                               agent_acted=any(c.mutating for c in commands),
+                                               distractors=frozenset(_changed_objects(injection, distractors=True)))
     after = (journal.get("steady_states") or {}).get("after") or {}
     facts = RunFacts(ground_truth=(injection or {}).get("ground_truth") or {}, diagnosis=hand_over.get("diagnosis"),
                      steady_state_ok=bool(after.get("steady_state_met")),
@@ -365,7 +384,7 @@ def result(journal: Journal, configuration: Configuration | None) -> dict[str, A
             "sla_s": facts.sla_s, "commands": len(commands), "trajectory": hand_over["trajectory"],
             "tool_use": scored.tool_use, "root_cause": {"gone": facts.root_cause_gone,
                                                         "still_showing": _run["root_cause_failures"]},
-            "outcome": hand_over.get("outcome")}
+            "outcome": hand_over.get("outcome"), "usage": hand_over.get("usage")}
 
 
 def summary(scored: dict[str, Any]) -> str:

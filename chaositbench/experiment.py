@@ -34,13 +34,24 @@ def _python(module: str, func: str, arguments: dict[str, Any] | None = None) -> 
     return provider
 
 
+def fault_of(experiment: dict[str, Any]) -> str | None:
+    """The fault an experiment injects: the ``fault`` argument of the first ``inject_fault`` of its method."""
+    for activity in experiment.get("method") or []:
+        provider = activity.get("provider") or {}
+        if provider.get("func") == "inject_fault":
+            return (provider.get("arguments") or {}).get("fault")
+    return None
+
+
 def render(fault: Fault) -> dict[str, Any]:
     """The Chaos Toolkit experiment of ``fault`` (a JSON-ready mapping)."""
     return {
         "version": "1.0.0",
         "title": f"chaositbench {fault.id}: {fault.headline}",
-        "description": f"{fault.title}. The agent gets the user's complaint and must find the root cause, fix it "
-                       f"without collateral damage and submit a diagnosis within the SLA ({fault.sla_seconds} s).",
+        "description": f"{fault.title}. The agent gets the user's complaint and must "
+                       + ("find out that nothing is broken and change nothing" if fault.no_fault else
+                          "find the root cause, fix it without collateral damage")
+                       + f" and submit a diagnosis within the SLA ({fault.sla_seconds} s).",
         "tags": ["chaositbench", "kubernetes", f"family:{fault.family}", f"difficulty:{fault.difficulty}"],
         "configuration": {key: {"type": "env", "key": env, "default": default}
                           for key, (env, default) in CONFIGURATION.items()},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from chaoslib.types import Configuration, Secrets
 from kubernetes.client import ApiClient
@@ -21,26 +22,28 @@ def fault_symptom_visible(fault: str, timeout_s: float = 60.0, configuration: Co
                           secrets: Secrets = None) -> bool:
     """Whether the symptom of catalog fault ``fault`` shows within ``timeout_s`` seconds.
 
-    Polls the built-in check the catalog entry declares (``symptom``); a tolerance of
-    ``true`` in the experiment proves the incident is real before the agent starts. The check
+    Polls the built-in check the catalog entry declares (``symptom``), and its
+    ``distractor_symptom`` if it has distractors; a tolerance of ``true`` in the experiment
+    proves the incident (and the noise next to it) is real before the agent starts. The check
     ``slo-violated`` asks Prometheus whether some series of an SLO probe (``probes/slo.yaml``)
     is outside its bounds; the others ask the Kubernetes API.
     """
-    symptom = load_fault(fault, configuration).symptom
+    entry = load_fault(fault, configuration)
+    checks = [entry.symptom] + ([entry.distractor_symptom] if entry.distractor_symptom else [])
     directory = run_dir(configuration)
     injections = [i for i in read_record(directory)["injections"] if i["fault"] == fault and not i["removed"]]
     node = next((c["name"] for i in injections for c in i["changes"] if c["op"] == "node"), None)
     target = connect(configuration, directory)
     deadline = time.monotonic() + timeout_s
 
-    def visible(api: ApiClient) -> bool:
-        if symptom["check"] != "slo-violated":
-            return symptom_visible(api, symptom, node)
-        bounds = catalog_entry("slo", symptom["probe"], configuration)
-        return any(not within(v, bounds) for v in slo_values(symptom["probe"], configuration, target).values())
+    def visible(api: ApiClient, check: dict[str, Any]) -> bool:
+        if check["check"] != "slo-violated":
+            return symptom_visible(api, check, node)
+        bounds = catalog_entry("slo", check["probe"], configuration)
+        return any(not within(v, bounds) for v in slo_values(check["probe"], configuration, target).values())
     with target.api_client() as api:
         while True:
-            if visible(api):
+            if all(visible(api, check) for check in checks):
                 return True
             if time.monotonic() >= deadline:
                 return False

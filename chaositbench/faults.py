@@ -8,7 +8,9 @@ Every write is recorded, before it is made, in the run record ``<run_dir>/faults
 
 An entry is ``{"op": "create", "apiVersion", "kind", "namespace", "name", "uid"}``, or
 ``{"op": "patch" | "delete", ..., "before": <object>}`` (the full prior object), or
-``{"op": "node", "name", "before": {"labels", "annotations", "taints", "conditions"}}``.
+``{"op": "node", "name", "before": {"labels", "annotations", "taints", "unschedulable", "conditions"}}``
+(one entry per node a ``node`` change selected); the entries of the catalog's ``distractors``
+(always creates) come last, marked ``"distractor": true``.
 ``baseline`` is every declared object of the fault's namespaces before the fault, which
 ``restore_cluster`` puts back (undoing what an agent changed too). Because the record is a
 file, rollback also works from another process given the same run directory.
@@ -130,7 +132,8 @@ class _Session:
 
     def delete(self, api_version: str, kind: str, namespace: str, name: str, uid: str | None = None) -> None:
         self.target.check_write(kind, namespace, name)
-        body = {"preconditions": {"uid": uid}} if uid else None
+        # Background: a Job's API default is to orphan its pods; a rollback must take them along
+        body: dict[str, Any] = {"propagationPolicy": "Background", **({"preconditions": {"uid": uid}} if uid else {})}
         try:
             self.resource(api_version, kind).delete(name=name, namespace=namespace, body=body)
         except NotFoundError:
@@ -153,6 +156,16 @@ def node_for(core: client.CoreV1Api, select: dict[str, Any]) -> str:
     if not pods:
         raise ActivityFailed(f"no scheduled pod in {pod['namespace']} matches {pod['selector']!r}, so no node to change")
     return pods[0][1]
+
+
+def nodes_for(core: client.CoreV1Api, select: dict[str, Any]) -> list[str]:
+    """The nodes a catalog ``select`` means: with ``all``, every node matching ``labels`` (by name), else one."""
+    if not select.get("all"):
+        return [node_for(core, select)]
+    nodes = sorted(n.metadata.name for n in core.list_node(label_selector=select["labels"]).items)
+    if not nodes:
+        raise ActivityFailed(f"no node matches the label selector {select['labels']!r}")
+    return nodes
 
 
 def _now() -> str:
@@ -190,6 +203,9 @@ def inject(fault_id: str, configuration: Configuration | None = None) -> dict[st
         _write_record(directory, record)
         for change in fault.changes:
             _apply(session, fault, change, injection["changes"], lambda: _write_record(directory, record))
+        for change in fault.distractors:
+            _apply(session, fault, change, injection["changes"], lambda: _write_record(directory, record))
+            injection["changes"][-1]["distractor"] = True
     except (ActivityFailed, ApiException, ResourceNotFoundError) as exc:
         _undo(session, injection)
         injection["removed"] = True
@@ -213,18 +229,23 @@ def _reason(exc: Exception) -> str:
 
 
 def _ground_truth(fault: Fault, entries: list[dict[str, Any]]) -> dict[str, Any]:
-    """The fault's ground truth as JSON, ``{node}`` replaced by the node the fault changed."""
+    """The fault's ground truth as JSON, ``{node}`` replaced by the (first) node the fault changed; when it
+    changed several, the root-cause object named ``{node}`` may be any of them (the others become aliases)."""
     truth = fault.ground_truth
-    node = next((e["name"] for e in entries if e["op"] == "node"), None)
+    nodes = [e["name"] for e in entries if e["op"] == "node"]
+    node = nodes[0] if nodes else None
 
     def fill(text: str) -> str:
         return text.replace("{node}", node) if node else text
 
-    def ref(obj: ObjectRef) -> dict[str, Any]:
-        return {**obj.to_json(), "name": fill(obj.name)}
+    def ref(obj: ObjectRef | None) -> dict[str, Any] | None:
+        return None if obj is None else {**obj.to_json(), "name": fill(obj.name)}
     return {"category": truth.category, "object": ref(truth.object),
             "propagation": [fill(step) for step in truth.propagation],
-            "aliases": {"categories": list(truth.alias_categories), "objects": [ref(o) for o in truth.alias_objects]}}
+            "aliases": {"categories": list(truth.alias_categories),
+                        "objects": [ref(o) for o in truth.alias_objects]
+                        + [{**truth.object.to_json(), "name": truth.object.name.replace("{node}", other)}
+                           for other in nodes[1:] if truth.object is not None and "{node}" in truth.object.name]}}
 
 
 def _apply(session: _Session, fault: Fault, change: dict[str, Any], entries: list[dict[str, Any]],
@@ -261,7 +282,12 @@ def _apply(session: _Session, fault: Fault, change: dict[str, Any], entries: lis
 
 def _apply_node(session: _Session, body: dict[str, Any], entries: list[dict[str, Any]],
                 save: Callable[[], None]) -> None:
-    name = node_for(session.core, body["select"])
+    for name in nodes_for(session.core, body["select"]):
+        _change_node(session, name, body, entries, save)
+
+
+def _change_node(session: _Session, name: str, body: dict[str, Any], entries: list[dict[str, Any]],
+                 save: Callable[[], None]) -> None:
     session.target.check_write("Node", None, name)
     node = session.read("v1", "Node", None, name) or {}
     types = [c["type"] for c in body.get("conditions") or []]
@@ -272,6 +298,8 @@ def _apply_node(session: _Session, body: dict[str, Any], entries: list[dict[str,
             before[key] = node["metadata"].get(key)
     if body.get("taints"):
         before["taints"] = node["spec"].get("taints")
+    if "unschedulable" in body:
+        before["unschedulable"] = node["spec"].get("unschedulable")
     entries.append({"op": "node", "name": name, "before": before})
     save()
     patch = [{"op": "add", "path": f"/metadata/{key}", "value": {**(before[key] or {}), **body[key]}}
@@ -280,6 +308,8 @@ def _apply_node(session: _Session, body: dict[str, Any], entries: list[dict[str,
         added = {(t["key"], t["effect"]) for t in body["taints"]}
         kept = [t for t in before["taints"] or [] if (t["key"], t.get("effect")) not in added]
         patch.append({"op": "add", "path": "/spec/taints", "value": kept + body["taints"]})
+    if "unschedulable" in before:  # a cordon (the node lifecycle controller adds the unschedulable taint)
+        patch.append({"op": "add", "path": "/spec/unschedulable", "value": body["unschedulable"]})
     if patch:
         session.core.patch_node(name, patch)
     if types:
@@ -308,8 +338,9 @@ def _undo_node(session: _Session, entry: dict[str, Any]) -> None:
     session.target.check_write("Node", None, name)
     node = session.read("v1", "Node", None, name) or {}
     current = {"labels": node["metadata"].get("labels"), "annotations": node["metadata"].get("annotations"),
-               "taints": node["spec"].get("taints")}
-    paths = {"labels": "/metadata/labels", "annotations": "/metadata/annotations", "taints": "/spec/taints"}
+               "taints": node["spec"].get("taints"), "unschedulable": node["spec"].get("unschedulable")}
+    paths = {"labels": "/metadata/labels", "annotations": "/metadata/annotations", "taints": "/spec/taints",
+             "unschedulable": "/spec/unschedulable"}
     patch = [{"op": "remove", "path": paths[key]} if before[key] is None else
              {"op": "add", "path": paths[key], "value": before[key]}
              for key in paths if key in before and current[key] != before[key]]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -190,7 +191,8 @@ def values_at(obj: Any, path: list[Any]) -> list[Any]:
 
 
 def expectation_met(value: Any, expect: dict[str, Any]) -> bool:
-    """Whether ``value`` meets one ``expect`` entry (``equals``, ``one_of`` or ``above`` a quantity).
+    """Whether ``value`` meets one ``expect`` entry (``equals``, ``one_of``, ``above`` or ``below`` a
+    quantity, or ``matches``: a regular expression found in the value's text, multi-line).
 
     (``none_of`` is judged on all the values at a path at once: none of them may be listed.)
     """
@@ -202,7 +204,11 @@ def expectation_met(value: Any, expect: dict[str, Any]) -> bool:
         return value in expect["one_of"]
     if "above" in expect:
         return parse_quantity(str(value)) > parse_quantity(str(expect["above"]))
-    raise ActivityFailed(f"expectation {expect!r} needs one of equals, one_of or above")
+    if "below" in expect:
+        return parse_quantity(str(value)) < parse_quantity(str(expect["below"]))
+    if "matches" in expect:
+        return re.search(expect["matches"], str(value), re.MULTILINE) is not None
+    raise ActivityFailed(f"expectation {expect!r} needs one of equals, one_of, above, below or matches")
 
 
 def failed_root_cause_checks(fault: str, configuration: Configuration | None = None,

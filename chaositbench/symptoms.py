@@ -2,8 +2,11 @@
 
 A catalog entry's ``symptom`` names one check (see ``actions/README.md``):
 ``pods-not-ready`` (some selected pod is not Ready), ``container-reason`` (some selected pod's
-container is or was last in state ``reason``, e.g. OOMKilled or CrashLoopBackOff) and
-``node-condition`` (the selected node has condition ``type`` with ``status``).
+container, init containers included, is or was last in state ``reason``, e.g. OOMKilled or
+CrashLoopBackOff), ``node-condition`` (the selected node has condition ``type`` with ``status``),
+``event`` (an event of the namespace has ``reason`` and, if given, ``message`` in its text: what the
+scheduler or a controller reports when pods cannot be placed or created) and ``none`` (nothing is
+broken, so nothing has to show: always true; no-fault entries only).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ def _pod_ready(pod: Any) -> bool:
 
 def _container_reasons(pod: Any) -> set[str]:
     reasons = set()
-    for status in pod.status.container_statuses or []:
+    for status in (pod.status.init_container_statuses or []) + (pod.status.container_statuses or []):
         for state in (status.state, status.last_state):
             if state is None:
                 continue
@@ -37,11 +40,16 @@ def symptom_visible(api: client.ApiClient, symptom: dict[str, Any], node: str | 
     ``node`` is the node the fault changed, if any: a node check looks there (the pod that
     selected it may have moved since).
     """
+    if symptom["check"] == "none":
+        return True
     core = client.CoreV1Api(api)
     if symptom["check"] == "node-condition":
         node = core.read_node_status(node or node_for(core, symptom["node"]))
         return any(c.type == symptom["type"] and c.status == symptom["status"]
                    for c in node.status.conditions or [])
+    if symptom["check"] == "event":
+        events = core.list_namespaced_event(symptom["namespace"], field_selector=f"reason={symptom['reason']}").items
+        return any(symptom.get("message", "") in (e.message or "") for e in events)
     pods = core.list_namespaced_pod(symptom["namespace"], label_selector=symptom["selector"]).items
     if symptom["check"] == "pods-not-ready":
         return not pods or any(not _pod_ready(p) for p in pods)

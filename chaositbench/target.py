@@ -12,7 +12,9 @@ only when asked for explicitly::
 
 or with the experiment configuration keys ``chaositbench_cluster``, ``chaositbench_context``
 and ``chaositbench_kubeconfig`` (configuration wins over the environment). The context must
-be named: the current kube context is never used silently.
+be named: the current kube context is never used silently. Inside a pod (the game-day runner
+chart), ``CHAOSITBENCH_CLUSTER=in-cluster`` uses the cluster the pod runs in with the pod's
+ServiceAccount (see :mod:`chaositbench.incluster`).
 
 When a run directory is given, the chosen target is written to ``<run_dir>/target.json`` so
 that another process (a rollback run separately) talks to the same cluster.
@@ -38,10 +40,11 @@ from chaoslib.types import Configuration
 from kubernetes import client, config
 from kubernetes.dynamic import DynamicClient
 
+from .incluster import InClusterError, write_in_cluster_kubeconfig
 from .sim.prometheus import PrometheusError, PrometheusServer
 from .sim.server import SimProcess
 
-SIM, KUBECONFIG = "sim", "kubeconfig"
+SIM, KUBECONFIG, IN_CLUSTER = "sim", "kubeconfig", "in-cluster"
 TARGET_FILE = "target.json"
 REACHABILITY_TIMEOUT_S = 5.0
 #: cluster-scoped kinds a fault may write (everything else cluster-scoped is refused)
@@ -118,9 +121,11 @@ def connect(configuration: Configuration | None = None, run_dir: str | os.PathLi
         target = _start_sim(configuration, prometheus_url)
     elif choice == KUBECONFIG:
         target = _from_kubeconfig(configuration, prometheus_url)
+    elif choice == IN_CLUSTER:
+        target = _in_cluster(recorded.parent if recorded is not None else None, prometheus_url)
     else:
         raise ActivityFailed(f"unknown cluster {choice!r} (CHAOSITBENCH_CLUSTER / chaositbench_cluster): "
-                             f"use {SIM!r} (the default) or {KUBECONFIG!r}")
+                             f"use {SIM!r} (the default), {KUBECONFIG!r} or {IN_CLUSTER!r}")
     check_reachable(target)
     if recorded is not None:
         recorded.parent.mkdir(parents=True, exist_ok=True)
@@ -183,6 +188,17 @@ def _from_kubeconfig(configuration: Configuration | None, prometheus_url: str | 
         raise ActivityFailed(f"kubeconfig {kubeconfig} does not exist (CHAOSITBENCH_KUBECONFIG / KUBECONFIG)")
     return Target(kind=KUBECONFIG, kubeconfig=kubeconfig, context=context, server=_server_of(kubeconfig, context),
                   prometheus_url=prometheus_url)
+
+
+def _in_cluster(directory: Path | None, prometheus_url: str | None) -> Target:
+    """The cluster this pod runs in, through a kubeconfig for the pod's ServiceAccount."""
+    where = directory if directory is not None else Path(tempfile.mkdtemp(prefix="chaositbench-in-cluster-"))
+    try:
+        kubeconfig = write_in_cluster_kubeconfig(where / "in-cluster.kubeconfig")
+    except InClusterError as exc:
+        raise ActivityFailed(str(exc)) from None
+    return Target(kind=IN_CLUSTER, kubeconfig=kubeconfig, context=IN_CLUSTER,
+                  server=_server_of(kubeconfig, IN_CLUSTER), prometheus_url=prometheus_url)
 
 
 def _server_of(kubeconfig: Path, context: str | None) -> str:

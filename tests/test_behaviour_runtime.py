@@ -15,19 +15,20 @@ import select
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 import yaml
 from conftest import KUBECTL, Kubectl
 
-from chaositbench.sim.behaviour.needs import container_needs
+from chaositbench.sim.behaviour.needs import CONTAINER_ANNOTATION_PREFIX, NeedsError, container_needs
 from chaositbench.sim.behaviour.runtime import BehaviourRuntime, Registry, config_violation
 from chaositbench.sim.controllers.kubelet_config import CONFIGMAPS, SECRETS, ConfigError, container_config
 from chaositbench.sim.controllers.kubelet_runtime import ContainerContext
 from chaositbench.sim.controllers.kubelet_status import ProbeState
 from chaositbench.sim.server import SimServer
 from workload_harness import MiniCluster
+from polling import eventually
 
 NEEDS = "chaositbench.io/needs"
 
@@ -51,17 +52,6 @@ def ns(kube: Kubectl, request: pytest.FixtureRequest) -> str:
     name = request.node.name.removeprefix("test_").replace("_", "-")[:40].rstrip("-")
     kube("create", "namespace", name)
     return name
-
-
-def eventually(check: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 def rows(kube: Kubectl, ns: str, *selector: str) -> list[dict[str, str]]:
@@ -273,6 +263,40 @@ def test_mounted_file_missing_a_required_key(kube: Kubectl, ns: str) -> None:
     kube("patch", "configmap", "conf", "-n", ns, "-p",
          json.dumps({"data": {"config.yaml": "gateway:\n  url: https://pay.example\n"}}))
     eventually(lambda: status_is(kube, ns, "Running", ready="1/1"), what="recovered")
+
+
+def test_init_container_declared_on_its_own_fails_until_its_value_is_corrected(kube: Kubectl, ns: str) -> None:
+    app = deployment("migrating", {"name": "app", "image": "python:3.12"}, {"logs": {"startup": ["serving"]}})
+    template = app["spec"]["template"]
+    template["metadata"]["annotations"][f"{CONTAINER_ANNOTATION_PREFIX}migrate"] = json.dumps(
+        {"env": [{"name": "MIGRATION_MODE", "oneOf": ["apply", "verify"]}], "logs": {"startup": ["migrating"]}})
+    template["spec"]["initContainers"] = [{"name": "migrate", "image": "python:3.12",
+                                           "env": [{"name": "MIGRATION_MODE", "value": "aplly"}]}]
+    apply(kube, ns, app)
+    statuses_seen(kube, ns, {"Init:Error", "Init:CrashLoopBackOff"}, "-l", "app=migrating")
+    name = only_row(kube, ns, "-l", "app=migrating")["name"]  # type: ignore[index]
+    assert kube("logs", name, "-n", ns, "-c", "migrate", "--previous").splitlines() == \
+        ["migrating", 'FATAL: MIGRATION_MODE="aplly" is not one of [apply verify]']
+    status = pod_json(kube, ns, name)["status"]
+    assert status["initContainerStatuses"][0]["lastState"]["terminated"]["exitCode"] == 1
+    assert status["containerStatuses"][0]["state"]["waiting"]["reason"] == "PodInitializing"
+
+    kube("set", "env", "deployment/migrating", "-n", ns, "-c", "migrate", "MIGRATION_MODE=apply")
+    ready_after_rollout(kube, ns, "migrating")
+    running = only_row(kube, ns, "-l", "app=migrating")
+    assert running is not None and kube("logs", running["name"], "-n", ns, "-c", "migrate").splitlines() == ["migrating"]
+
+
+def test_a_container_annotation_overrides_the_pod_wide_declaration() -> None:
+    pod_meta = {"metadata": {"annotations": {
+        NEEDS: yaml.safe_dump({"app": {"startupSeconds": 2}, "migrate": {"startupSeconds": 9}}),
+        f"{CONTAINER_ANNOTATION_PREFIX}migrate": '{"startupSeconds": 1, "env": [{"name": "X"}]}'}}}
+    assert container_needs(pod_meta, "app").startup_seconds == 2
+    migrate = container_needs(pod_meta, "migrate")
+    assert migrate.startup_seconds == 1 and [e.name for e in migrate.env] == ["X"]
+    pod_meta["metadata"]["annotations"][f"{CONTAINER_ANNOTATION_PREFIX}migrate"] = "[unclosed"
+    with pytest.raises(NeedsError, match=f"{CONTAINER_ANNOTATION_PREFIX}migrate: not valid YAML"):
+        container_needs(pod_meta, "migrate")
 
 
 # -- memory -------------------------------------------------------------------------------------------------

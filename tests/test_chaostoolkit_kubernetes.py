@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any
 
 import pytest
 from chaoslib.exceptions import ActivityFailed
@@ -29,26 +29,14 @@ from chaosk8s.pod.probes import pods_in_phase
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 from kubernetes.config import kube_config
+from polling import eventually
 
-T = TypeVar("T")
 WAIT_S = 45.0
 CHAOS = Path(sys.executable).parent / "chaos"
 CONTEXT = "chaositbench-sim"  # the context name in the kubeconfig the simulated cluster writes
 DENY_WEB_INGRESS = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
                     "metadata": {"name": "deny-web"},
                     "spec": {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Ingress"]}}
-
-
-def eventually(probe: Callable[[], T], what: str, timeout: float = WAIT_S) -> T:
-    """Poll ``probe`` until it returns something truthy; fail with ``what`` and the last value."""
-    deadline = time.monotonic() + timeout
-    value = probe()
-    while not value:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last value: {value!r}")
-        time.sleep(0.1)
-        value = probe()
-    return value
 
 
 def deployment_manifest(name: str, replicas: int, cpu: str = "50m") -> dict[str, Any]:

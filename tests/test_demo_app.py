@@ -285,6 +285,19 @@ def test_program_reports_a_missing_nested_config_key(tmp_path: Path) -> None:
     assert (process.returncode, out.strip()) == (1, f'FATAL: {config}: required key "gateway.timeout" is missing')
 
 
+def test_program_once_reads_its_container_annotation_and_exits_after_the_checks(tmp_path: Path) -> None:
+    own = {"env": [{"name": "MIGRATION_MODE", "oneOf": ["apply", "verify"]}], "startupSeconds": 0}
+    annotations = _annotations_file(tmp_path, {"listen": [{"port": _free_port()}]})
+    with annotations.open("a") as handle:
+        handle.write(f"needs.chaositbench.io/migrate={json.dumps(json.dumps(own))}\n")
+    command = [sys.executable, "-u", str(APP_PY), "--container=migrate", f"--needs={annotations}", "--once"]
+    for mode, code, out in (("aplly", 1, 'FATAL: MIGRATION_MODE="aplly" is not one of [apply verify]'),
+                            ("apply", 0, "")):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=20,
+                              env={"PATH": os.environ.get("PATH", ""), "MIGRATION_MODE": mode})
+        assert (done.returncode, done.stdout.strip()) == (code, out)
+
+
 def _get(port: int, path: str) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:

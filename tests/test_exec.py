@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 from kubernetes import client, config
@@ -14,6 +13,7 @@ from kubernetes.stream import stream
 from chaositbench.sim.exec_stream import status_of
 from chaositbench.sim.server import SimServer
 from conftest import Kubectl
+from polling import eventually
 
 NS = "exec-test"
 WAIT_S = 20.0
@@ -83,16 +83,6 @@ spec:
     - {{name: DB_HOST, valueFrom: {{configMapKeyRef: {{name: settings, key: db_host}}}}}}
   - {{name: sidecar, image: busybox:1.36, command: [sleep, infinity]}}
 """
-
-
-def eventually(probe: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")

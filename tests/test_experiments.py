@@ -26,6 +26,7 @@ from chaositbench.probes import catalog_entry, expectation_met, query, values_at
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENTS = sorted((ROOT / "experiments").glob("*.json"))
+NO_FAULT = [e.stem for e in EXPERIMENTS if load_fault(e.stem).no_fault]
 CHAOS = str(Path(sys.executable).parent / "chaos")
 SCORE_KEYS = {"scenario", "agent", "cluster", "valid", "resolved", "score", "criteria", "diagnosis", "blast_radius",
               "time_to_resolve_s", "sla_s", "commands", "trajectory"}
@@ -93,7 +94,7 @@ def test_chaos_validate_accepts_every_experiment(experiment: Path, tmp_path: Pat
 
 
 def test_every_fault_has_its_experiment_as_the_generator_writes_it(tmp_path: Path) -> None:
-    assert [e.stem for e in EXPERIMENTS] == fault_ids(catalog_dir())
+    assert sorted(e.stem for e in EXPERIMENTS) == fault_ids(catalog_dir())
     for experiment in EXPERIMENTS:
         assert json.loads(experiment.read_text()) == render(load_fault(experiment.stem)), (
             f"{experiment.name} differs from `chaositbench experiment new {experiment.stem}`")
@@ -133,7 +134,11 @@ def test_field_paths_and_expectations() -> None:
     assert values_at(deployment, ["spec", "template", "spec", "containers", "*", "name"]) == ["sidecar", "app"]
     (memory,) = values_at(deployment, [*containers, "resources", "limits", "memory"])
     assert expectation_met(memory, {"above": "64Mi"}) and not expectation_met("48Mi", {"above": "64Mi"})
+    assert expectation_met(memory, {"below": "15Gi"}) and not expectation_met("24Gi", {"below": "15Gi"})
     assert expectation_met("live", {"one_of": ["live", "sandbox"]}) and not expectation_met(None, {"equals": "x"})
+    config = "gateway: https://pay\ncurrency: EUR\n"
+    assert expectation_met(config, {"matches": r"^currency:\s*EUR\s*$"})
+    assert not expectation_met(config.replace("currency", "curency"), {"matches": r"^currency:\s*EUR\s*$"})
     policy = {"spec": {"ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": n}}}
                                              for n in ("payments-internal", "shop")]}]}}
     path = ["spec", "ingress", "*", "from", "*", "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name"]
@@ -157,6 +162,25 @@ def test_scaling_the_faulty_deployment_to_zero_is_never_intact() -> None:
                                                agent_acted=True)
     assert not intact and changed
     assert [(c.type, c.subject) for c in collateral] == [("workload-degraded", "Deployment payments/payment")]
+
+
+def test_a_workload_the_fault_scaled_down_is_not_the_agents_collateral_but_not_intact() -> None:
+    baseline, handover, end = _state(2, 2), _state(0, 0), _state(0, 0)
+    collateral, intact, _ = blast_radius(baseline, handover, end, {"Deployment payments/payment"}, {"min": 0.99},
+                                         agent_acted=False)
+    assert collateral == [] and not intact
+
+
+def test_an_object_the_fault_created_is_not_the_agents_collateral() -> None:
+    state = _state(2, 2)
+    end = _state(2, 2)
+    end["objects"]["ResourceQuota payments/compute"] = {"apiVersion": "v1", "kind": "ResourceQuota"}
+    end["objects"]["ConfigMap payments/extra"] = {"apiVersion": "v1", "kind": "ConfigMap"}
+    collateral, _, changed = blast_radius(state, state, end, {"ResourceQuota payments/compute"}, {"min": 0.99},
+                                          agent_acted=True)
+    assert changed
+    assert [(c.type, c.subject, c.detail) for c in collateral] == [("object-changed", "ConfigMap payments/extra",
+                                                                    "created")]
 
 
 def test_restarting_a_healthy_workload_is_a_needless_restart_not_a_changed_object() -> None:
@@ -215,7 +239,7 @@ def test_netpol_with_noop_is_scored_not_resolved_and_rolled_back(tmp_path: Path)
 
 
 @needs_prometheus
-@pytest.mark.parametrize("scenario", [e.stem for e in EXPERIMENTS if e.stem != "netpol"])
+@pytest.mark.parametrize("scenario", [e.stem for e in EXPERIMENTS if e.stem != "netpol" and e.stem not in NO_FAULT])
 def test_every_other_scenario_with_noop_is_valid_not_resolved_and_its_root_cause_still_shows(
         scenario: str, tmp_path: Path) -> None:
     start = time.monotonic()
@@ -229,6 +253,50 @@ def test_every_other_scenario_with_noop_is_valid_not_resolved_and_its_root_cause
     assert score["criteria"]["blast_radius"] == 1.0
     _rolled_back(json.loads((tmp_path / "journal.json").read_text()), scenario)
     _assert_released(tmp_path)
+
+
+@needs_prometheus
+@pytest.mark.parametrize("scenario", NO_FAULT)
+def test_a_no_fault_scenario_is_not_resolved_by_silence_nor_by_restarts(scenario: str, tmp_path: Path) -> None:
+    (tmp_path / "noop").mkdir()
+    (tmp_path / "restart-all").mkdir()
+    score, journal, _ = _run(tmp_path / "noop", ROOT / "experiments" / f"{scenario}.json", "noop")
+    assert score["valid"] is True and score["resolved"] is False and score["criteria"]["blast_radius"] == 1.0
+    assert score["root_cause"]["gone"] is True  # nothing is broken, so its checks (the app is healthy) hold
+    _rolled_back(journal, scenario)
+    score, _, _ = _run(tmp_path / "restart-all", ROOT / "experiments" / f"{scenario}.json", "restart-all")
+    assert score["valid"] is True and score["resolved"] is False
+    assert {c["type"] for c in score["blast_radius"]["collateral"]} == {"needless-restart"}
+
+
+@needs_prometheus
+def test_deleting_a_distractor_is_collateral_and_no_resolution(tmp_path: Path) -> None:
+    script = tmp_path / "agent.sh"
+    script.write_text("#!/bin/sh\nkubectl get pods -n shop\nkubectl delete pod debug-shell -n shop\n"
+                      "cat > \"$CHAOSITBENCH_DIAGNOSIS\" <<'EOF'\n"
+                      '{"root_cause": {"category": "no-fault"}, "summary": "deleted a broken debug pod"}\nEOF\n')
+    script.chmod(0o755)
+    score, journal, _ = _run(tmp_path, ROOT / "experiments" / "no-fault-noisy.json", f"command:{script}")
+    assert score["valid"] is True and score["resolved"] is False and score["diagnosis"]["correct"] is True
+    assert score["blast_radius"]["collateral"] == [{"type": "object-deleted", "subject": "Pod shop/debug-shell",
+                                                    "detail": "a distractor, unrelated to the fault"}]
+    _rolled_back(journal, "no-fault-noisy")
+
+
+def test_distractors_are_judged_against_the_hand_over_and_the_faults_creations_are_not_collateral() -> None:
+    pod = {"apiVersion": "v1", "kind": "Pod", "spec": {"containers": [{"name": "sh"}]}}
+    baseline = _state(2, 2)
+    handover = _state(2, 0)
+    handover["objects"].update({"Pod shop/debug": pod, "NetworkPolicy shop/deny-all": {"spec": {}}})
+    end = json.loads(json.dumps(handover))
+    faults = {"Deployment payments/payment", "NetworkPolicy shop/deny-all"}
+    collateral, intact, changed = blast_radius(baseline, handover, end, faults, {"min": 0.99}, agent_acted=False,
+                                               distractors=frozenset({"Pod shop/debug"}))
+    assert collateral == [] and intact and not changed  # what the fault created is not the agent's doing
+    del end["objects"]["Pod shop/debug"]
+    collateral, _, changed = blast_radius(baseline, handover, end, faults, {"min": 0.99}, agent_acted=True,
+                                          distractors=frozenset({"Pod shop/debug"}))
+    assert changed and [(c.type, c.subject) for c in collateral] == [("object-deleted", "Pod shop/debug")]
 
 
 @needs_prometheus

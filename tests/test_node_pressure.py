@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 import yaml
@@ -22,6 +22,7 @@ from chaositbench.sim.tables import pod_summary
 
 from conftest import Kubectl
 from controller_harness import NODES, PODS, Harness, container, run
+from polling import eventually
 
 REPLICASETS = preferred("apps", "ReplicaSet")
 WORKER = "chaositbench-worker"
@@ -221,17 +222,6 @@ def fast_kubectl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
         yield Kubectl(config, tmp_path_factory.mktemp("pressure-cache"))
     finally:
         server.stop()
-
-
-def eventually(probe: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def deployment(name: str, replicas: int, **pod_spec: Any) -> str:

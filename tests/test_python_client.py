@@ -14,7 +14,7 @@ import re
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable
 
 import pytest
 from kubernetes import client, config, watch
@@ -23,8 +23,8 @@ from kubernetes.client.rest import ApiException
 from chaositbench.sim.kinds import preferred
 from chaositbench.sim.kubeconfig import kubeconfig as make_kubeconfig, write_kubeconfig
 from chaositbench.sim.server import SimServer
+from polling import eventually
 
-T = TypeVar("T")
 CONFIGMAPS = preferred("", "ConfigMap")
 WAIT_S = 45.0
 CONFLICT_MESSAGE = ('Operation cannot be fulfilled on configmaps "{name}": the object has been modified; '
@@ -32,18 +32,6 @@ CONFLICT_MESSAGE = ('Operation cannot be fulfilled on configmaps "{name}": the o
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def eventually(probe: Callable[[], T], what: str, timeout: float = WAIT_S) -> T:
-    """Poll ``probe`` until it returns something truthy; fail with ``what`` and the last value."""
-    deadline = time.monotonic() + timeout
-    value = probe()
-    while not value:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last value: {value!r}")
-        time.sleep(0.1)
-        value = probe()
-    return value
 
 
 def status_body(exc: ApiException) -> dict[str, Any]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chaositbench.agent.agents.reference_capacity import _needed_replicas, _resources_only, parse_cpu
+from chaositbench.agent.agents.reference_load import _needed_replicas, _without_resources, parse_cpu
+from chaositbench.agent.agents.reference_pods import differs_only_in
 from chaositbench.agent.agents.reference_rbac import FORBIDDEN, _rule
 
 
@@ -43,5 +44,5 @@ def test_only_a_resources_change_counts_as_resources_only() -> None:
     def template(cpu: str, image: str = "app:1") -> dict:
         return {"metadata": {"labels": {"pod-template-hash": cpu}}, "spec": {"containers": [
             {"name": "app", "image": image, "resources": {"limits": {"cpu": cpu}}}]}}
-    assert _resources_only(template("25m"), template("250m"), "app")
-    assert not _resources_only(template("25m", "app:2"), template("250m"), "app")
+    assert differs_only_in(template("25m"), template("250m"), "app", _without_resources)
+    assert not differs_only_in(template("25m", "app:2"), template("250m"), "app", _without_resources)

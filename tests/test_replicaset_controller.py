@@ -10,8 +10,9 @@ from chaositbench.sim.controllers.kubelet import KubeletController
 from chaositbench.sim.controllers.podranking import rank_for_deletion
 from chaositbench.sim.controllers.replicaset import (REPLICATION_CONTROLLERS, ReplicaSetController,
                                                      ReplicationControllerController)
+from chaositbench.sim.admission import resource_quota
 from chaositbench.sim.errors import forbidden
-from chaositbench.sim.kinds import Kind
+from chaositbench.sim.kinds import Kind, preferred
 from chaositbench.sim.store import Obj
 from workload_harness import PODS, REPLICASETS, MiniCluster, container, is_pod_ready, pod_template, running
 
@@ -112,6 +113,23 @@ def test_pod_creation_failure_sets_replica_failure_until_it_succeeds() -> None:
             await cluster.wait_for(
                 lambda: (s := cluster.get(REPLICASETS, "web")["status"]).get("readyReplicas") == 1
                 and "conditions" not in s, what="recovery")
+    running(body)
+
+
+def test_a_resource_quota_rejects_the_pod_with_the_api_servers_message() -> None:
+    async def body() -> None:
+        async with MiniCluster([ReplicaSetController]) as cluster:
+            cluster.api.hooks.admission.append(resource_quota)  # the API server's own plugin
+            cluster.api.create(preferred("", "ResourceQuota"), "default", {
+                "metadata": {"name": "compute"}, "spec": {"hard": {"limits.memory": "192Mi", "pods": "10"}}})
+            template = pod_template(LABELS, container(resources={"limits": {"memory": "256Mi"}}))
+            rs = cluster.api.create(REPLICASETS, "default", {**_rs(replicas=1), "spec": {
+                **_rs(replicas=1)["spec"], "template": template}})
+            failed = await cluster.wait_for(
+                lambda: [e for e in cluster.events_of(rs) if e["reason"] == "FailedCreate"], what="FailedCreate")
+            assert re.fullmatch(r'Error creating: pods "web-\w+" is forbidden: exceeded quota: compute, '
+                                r"requested: limits.memory=256Mi, used: limits.memory=0, limited: limits.memory=192Mi",
+                                failed[0]["message"]), failed[0]["message"]
     running(body)
 
 

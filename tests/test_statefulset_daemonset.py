@@ -154,3 +154,22 @@ def test_tolerations_node_selector_and_noexecute_taints() -> None:
                 nodeSelector={"kubernetes.io/hostname": "chaositbench-worker"}))
             await h.wait_for(lambda: sorted(placed(h)) == ["chaositbench-worker"], what="selector narrows")
     run(body)
+
+
+def test_a_pod_the_admission_forbids_is_a_failed_create_event_and_retried() -> None:
+    async def body() -> None:
+        async with Harness(StatefulSetController, VolumeBinder) as h:
+            limits = h.create(preferred("", "LimitRange"), {"metadata": {"name": "small"}, "spec": {
+                "limits": [{"type": "Container", "max": {"memory": "64Mi"}}]}})
+            sts = statefulset(1)
+            sts["spec"]["template"]["spec"]["containers"][0]["resources"] = {"limits": {"memory": "128Mi"}}
+            created = h.create(STATEFULSETS, sts)
+            failed = await h.wait_for(lambda: [e for e in h.events_for(created) if e["reason"] == "FailedCreate"],
+                                      what="a FailedCreate event")
+            assert failed[0]["type"] == "Warning"
+            assert failed[0]["message"] == ('create Pod db-0 in StatefulSet db failed error: pods "db-0" is forbidden: '
+                                            "maximum memory usage per Container is 64Mi, but limit is 128Mi")
+            assert names(h, "app=db") == []
+            h.api.delete(preferred("", "LimitRange"), "default", limits["metadata"]["name"])
+            await h.wait_for(lambda: names(h, "app=db") == ["db-0"], what="db-0 created once allowed")
+    run(body)

@@ -14,12 +14,12 @@ from typing import Any, Iterator
 import pytest
 from aiohttp import web
 
-from chaositbench.sim import kinds, tables
+from chaositbench.sim import kinds
 from chaositbench.sim.errors import APIError
 from chaositbench.sim.tables import human_duration, since, to_table
+from conftest import KUBECTL
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=timezone.utc)
-KUBECTL = "/work/venv/bin/kubectl"
 
 
 def ago(**delta: float) -> str:

@@ -9,13 +9,13 @@ same symptoms as on the demo app — not Ready, timeouts naming host:port in the
 from __future__ import annotations
 
 import json
-import time
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 from conftest import Kubectl
 
 from chaositbench.sim.server import SimServer
+from polling import eventually
 
 NEEDS = "chaositbench.io/needs"
 KSM = "/api/v1/namespaces/kube-system/services/kube-state-metrics:8080/proxy/metrics"
@@ -66,16 +66,6 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
     kubectl("apply", "-f", "-", input="\n---\n".join(json.dumps(m) for m in manifests()))
     yield kubectl
     sim.stop()
-
-
-def eventually(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def ledger_ready(kube: Kubectl) -> bool:

@@ -8,6 +8,7 @@ hand-over returns a result and removes the sandbox.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shlex
@@ -26,9 +27,9 @@ from chaoslib.types import Configuration, Secrets
 
 from ..faults import read_record, run_dir
 from ..target import connect
-from .agents import BUILTIN
+from .agents import BUILTIN, REQUIRES, UnknownAgent, parse_agent
 from .protocol import Incident, InvalidDiagnosis, read_diagnosis
-from .sandbox import create_sandbox, teardown_sandbox
+from .sandbox import create_sandbox, provisioned_from_env, teardown_sandbox
 from .trajectory import Trajectory, install_kubectl_shim, now_iso
 
 logger = logging.getLogger("chaostoolkit")
@@ -46,16 +47,21 @@ def choose_agent(agent: str | None, configuration: Configuration | None) -> str:
 
 
 def agent_argv(agent: str) -> list[str]:
-    """The command line that runs ``agent`` (``command:<shell command>`` or a built-in name)."""
+    """The command line that runs ``agent`` (``command:<shell command>`` or a built-in name, ``openai:<model>``)."""
     if agent.startswith("command:"):
         command = agent[len("command:"):].strip()
         if not command:
             raise ActivityFailed("agent 'command:' needs a shell command after the colon")
         return ["/bin/sh", "-c", command]
-    if agent not in BUILTIN:
-        raise ActivityFailed(f"unknown agent {agent!r}: choose one of {', '.join(BUILTIN)} or command:<shell command>")
-    if find_spec(BUILTIN[agent].partition(":")[0]) is None:
+    try:
+        base, _ = parse_agent(agent)
+    except UnknownAgent as exc:
+        raise ActivityFailed(str(exc)) from None
+    if find_spec(BUILTIN[base].partition(":")[0]) is None:
         raise ActivityFailed(f"the built-in agent {agent!r} is not available in this installation")
+    if base in REQUIRES and find_spec(REQUIRES[base]) is None:
+        raise ActivityFailed(f"the agent {agent!r} needs the Python package {REQUIRES[base]!r}: "
+                             "pip install 'chaositbench[agents]'")
     return [sys.executable, "-m", "chaositbench.agent.agents", agent]
 
 
@@ -106,6 +112,15 @@ def _tail(path: Path) -> str:
     return data[-STDERR_TAIL:].decode(errors="replace")
 
 
+def _usage(path: Path) -> dict[str, Any] | None:
+    """The usage the agent reported (a JSON object), or None if it wrote none or not an object."""
+    try:
+        usage = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return usage if isinstance(usage, dict) else None
+
+
 def _incident_of_run(directory: Path) -> dict[str, Any]:
     """The fault injected last (and not yet removed) in this run, from the fault engine's run record."""
     injections = [i for i in read_record(directory)["injections"] if not i.get("removed")]
@@ -132,9 +147,10 @@ def hand_over(complaint: str | None = None, sla_s: float | None = None, namespac
 
     Returns ``{"agent", "outcome", "diagnosis", "diagnosis_error", "exit_code", "stderr_tail",
     "started", "ended", "elapsed_s", "deadline", "sla_s", "trajectory", "commands",
-    "mutating_commands", "run_dir", "command"}`` where outcome is ``submitted``, ``escalated``,
+    "mutating_commands", "run_dir", "command", "usage"}`` where outcome is ``submitted``, ``escalated``,
     ``timeout``, ``crashed``, ``no-diagnosis`` or ``invalid-diagnosis``; ``diagnosis`` is the
-    valid diagnosis, if any, whatever the outcome. Raises ActivityFailed only for a bad request
+    valid diagnosis, if any, whatever the outcome; ``usage`` is what the agent reported in
+    ``CHAOSITBENCH_USAGE`` (e.g. model tokens), a JSON object, or None. Raises ActivityFailed only for a bad request
     (unknown agent, no fault, unreachable cluster) or a cluster that refuses the sandbox.
     """
     name = choose_agent(agent, configuration)
@@ -160,7 +176,7 @@ def hand_over(complaint: str | None = None, sla_s: float | None = None, namespac
     install_kubectl_shim(work / "bin", real_kubectl(), trajectory.path)
 
     sandbox = create_sandbox(kubeconfig, list(namespaces), work / "kubeconfig", token_seconds=int(limit) + 300,
-                             context=context)
+                             context=context, provisioned=provisioned_from_env())
     try:
         started = time.time()
         incident = Incident(complaint=complaint, sla_s=float(sla_s), deadline=now_iso(started + limit),
@@ -170,9 +186,10 @@ def hand_over(complaint: str | None = None, sla_s: float | None = None, namespac
         env = {key: value for key, value in os.environ.items() if key != "KUBECONFIG"}
         env.update({"KUBECONFIG": str(sandbox.kubeconfig), "PROMETHEUS_URL": prometheus_url,
                     "CHAOSITBENCH_INCIDENT": str(incident_path), "CHAOSITBENCH_DIAGNOSIS": str(diagnosis_path),
-                    "CHAOSITBENCH_TRAJECTORY": str(trajectory.path), "KUBECACHEDIR": str(work / "kube-cache"),
+                    "CHAOSITBENCH_TRAJECTORY": str(trajectory.path), "CHAOSITBENCH_USAGE": str(work / "usage.json"),
+                    "KUBECACHEDIR": str(work / "kube-cache"),
                     "PATH": f"{work / 'bin'}{os.pathsep}{os.environ.get('PATH', os.defpath)}"})
-        logger.info("Handing the incident over to agent %s (deadline %s)", name, incident.deadline)
+        logger.info("Handing the incident over to agent %s (deadline %s, files in %s)", name, incident.deadline, work)
         clock = time.monotonic()
         exit_code, timed_out = run_process(argv, env, workspace, limit - (time.time() - started),
                                            work / "agent.stdout", work / "agent.stderr")
@@ -204,7 +221,7 @@ def hand_over(complaint: str | None = None, sla_s: float | None = None, namespac
         "started": now_iso(started), "ended": now_iso(ended), "elapsed_s": round(elapsed, 3),
         "deadline": incident.deadline, "sla_s": float(sla_s), "trajectory": str(trajectory.path),
         "commands": len(records), "mutating_commands": sum(1 for r in records if r.get("mutating")),
-        "run_dir": str(work), "command": shlex.join(argv),
+        "run_dir": str(work), "command": shlex.join(argv), "usage": _usage(work / "usage.json"),
     }
     logger.info("Agent %s: %s after %.1fs, %d commands", name, outcome, elapsed, len(records))
     return result

@@ -5,10 +5,19 @@ Created with an admin kubeconfig: the ServiceAccount ``agent`` in its own namesp
 label ``chaositbench.io/sandbox=<id>`` and :func:`teardown_sandbox` removes all of it. The rights are the data tables below:
 ``NAMESPACED_RULES`` (a ClusterRole bound by one RoleBinding in each allowed namespace, so
 it grants nothing elsewhere) and ``CLUSTER_RULES`` (a ClusterRole bound cluster-wide).
+
+Pre-provisioned mode (the game-day runner chart, whose runner must not create namespaces or
+ClusterRoles): with ``CHAOSITBENCH_AGENT_NAMESPACE`` and ``CHAOSITBENCH_AGENT_CLUSTERROLE`` set,
+the per-run ServiceAccount ``agent-<id>`` is created in that existing namespace and its
+RoleBindings name that existing ClusterRole (installed with ``NAMESPACED_RULES``); the
+``CLUSTER_RULES`` come from a ClusterRoleBinding installed for the group
+``system:serviceaccounts:<that namespace>``. Teardown then removes only the ServiceAccount and
+the RoleBindings.
 """
 
 from __future__ import annotations
 
+import os
 import secrets as token_secrets
 import time
 from dataclasses import dataclass, field
@@ -26,6 +35,7 @@ SANDBOX_NAMESPACE_PREFIX = "chaositbench-agent-"
 SERVICE_ACCOUNT = "agent"
 SANDBOX_LABEL = "chaositbench.io/sandbox"
 MIN_TOKEN_S = 600  # the shortest lifetime the TokenRequest API grants
+AGENT_NAMESPACE_ENV, AGENT_CLUSTERROLE_ENV = "CHAOSITBENCH_AGENT_NAMESPACE", "CHAOSITBENCH_AGENT_CLUSTERROLE"
 
 READ = ["get", "list", "watch"]
 WRITE = ["update", "patch"]
@@ -58,6 +68,25 @@ CLUSTER_RULES: list[tuple[list[str], list[str], list[str], str]] = [
     (["metrics.k8s.io"], ["nodes"], ["get", "list"], "kubectl top node"),
     ([""], ["nodes"], ["patch"], "cordon/uncordon, taints"),
 ]
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    """Identity objects installed beforehand: the agents' namespace and the ClusterRole of ``NAMESPACED_RULES``."""
+
+    namespace: str
+    cluster_role: str
+
+
+def provisioned_from_env() -> Provisioned | None:
+    """The pre-provisioned mode from the environment, or None; both variables or neither (else ActivityFailed)."""
+    namespace, role = os.environ.get(AGENT_NAMESPACE_ENV), os.environ.get(AGENT_CLUSTERROLE_ENV)
+    if not namespace and not role:
+        return None
+    if not namespace or not role:
+        raise ActivityFailed(f"set both {AGENT_NAMESPACE_ENV} and {AGENT_CLUSTERROLE_ENV} (pre-provisioned agent "
+                             "identity) or neither")
+    return Provisioned(namespace, role)
 
 
 @dataclass
@@ -94,10 +123,13 @@ def _load_admin(admin_kubeconfig: str | Path, context: str | None) -> tuple[clie
 
 
 def create_sandbox(admin_kubeconfig: str | Path, namespaces: list[str], kubeconfig_path: str | Path,
-                   token_seconds: int = 3600, context: str | None = None) -> Sandbox:
+                   token_seconds: int = 3600, context: str | None = None,
+                   provisioned: Provisioned | None = None) -> Sandbox:
     """Create the agent's ServiceAccount, its RBAC and a token; write its kubeconfig to ``kubeconfig_path``.
 
-    ``context`` names the admin kubeconfig's context (default: its current context).
+    ``context`` names the admin kubeconfig's context (default: its current context); with
+    ``provisioned`` the ServiceAccount goes to that namespace and is bound to that ClusterRole
+    (nothing cluster-scoped is created).
     The kubeconfig has the admin one's server and CA and a token user; its context's default
     namespace is the first allowed namespace. Raises ActivityFailed if the cluster refuses.
     """
@@ -109,25 +141,29 @@ def create_sandbox(admin_kubeconfig: str | Path, namespaces: list[str], kubeconf
     labels = {SANDBOX_LABEL: sandbox_id, "app.kubernetes.io/managed-by": "chaositbench"}
     core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
     seconds = max(MIN_TOKEN_S, int(token_seconds))
-    sandbox = Sandbox(sandbox_id, name, SERVICE_ACCOUNT, list(namespaces), Path(kubeconfig_path), seconds,
-                      context=context)
+    if provisioned is None:
+        sandbox = Sandbox(sandbox_id, name, SERVICE_ACCOUNT, list(namespaces), Path(kubeconfig_path), seconds,
+                          context=context)
+    else:
+        sandbox = Sandbox(sandbox_id, provisioned.namespace, f"{SERVICE_ACCOUNT}-{sandbox_id}", list(namespaces),
+                          Path(kubeconfig_path), seconds, context=context)
     try:
-        core.create_namespace({"metadata": {"name": sandbox.namespace, "labels": labels}})
-        sandbox.objects.append({"kind": "Namespace", "name": sandbox.namespace})
+        if provisioned is None:
+            core.create_namespace({"metadata": {"name": sandbox.namespace, "labels": labels}})
+            sandbox.objects.append({"kind": "Namespace", "name": sandbox.namespace})
         core.create_namespaced_service_account(sandbox.namespace, {"metadata": {"name": sandbox.service_account,
                                                                                 "labels": labels}})
+        sandbox.objects.append({"kind": "ServiceAccount", "namespace": sandbox.namespace,
+                                "name": sandbox.service_account})
         subject = [{"kind": "ServiceAccount", "name": sandbox.service_account, "namespace": sandbox.namespace}]
-        for role, table in ((name + "-sre", NAMESPACED_RULES), (name + "-cluster", CLUSTER_RULES)):
-            rbac.create_cluster_role({"metadata": {"name": role, "labels": labels}, "rules": _rules(table)})
-            sandbox.objects.append({"kind": "ClusterRole", "name": role})
-        rbac.create_cluster_role_binding({"metadata": {"name": name + "-cluster", "labels": labels},
-                                          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                                                      "name": name + "-cluster"}, "subjects": subject})
-        sandbox.objects.append({"kind": "ClusterRoleBinding", "name": name + "-cluster"})
+        if provisioned is None:
+            namespaced_role = _create_cluster_roles(rbac, name, labels, subject, sandbox)
+        else:
+            namespaced_role = provisioned.cluster_role
         for namespace in namespaces:
             rbac.create_namespaced_role_binding(namespace, {
                 "metadata": {"name": name, "labels": labels},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name + "-sre"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": namespaced_role},
                 "subjects": subject})
             sandbox.objects.append({"kind": "RoleBinding", "namespace": namespace, "name": name})
         token = core.create_namespaced_service_account_token(
@@ -150,11 +186,23 @@ def create_sandbox(admin_kubeconfig: str | Path, namespaces: list[str], kubeconf
     return sandbox
 
 
+def _create_cluster_roles(rbac: client.RbacAuthorizationV1Api, name: str, labels: dict[str, str],
+                          subject: list[dict[str, str]], sandbox: Sandbox) -> str:
+    """Create the run's two ClusterRoles and bind the cluster-wide one; returns the namespaced one's name."""
+    for role, table in ((name + "-sre", NAMESPACED_RULES), (name + "-cluster", CLUSTER_RULES)):
+        rbac.create_cluster_role({"metadata": {"name": role, "labels": labels}, "rules": _rules(table)})
+        sandbox.objects.append({"kind": "ClusterRole", "name": role})
+    rbac.create_cluster_role_binding({"metadata": {"name": name + "-cluster", "labels": labels},
+                                      "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                                  "name": name + "-cluster"}, "subjects": subject})
+    sandbox.objects.append({"kind": "ClusterRoleBinding", "name": name + "-cluster"})
+    return name + "-sre"
+
+
 def teardown_sandbox(admin_kubeconfig: str | Path, sandbox: Sandbox, wait_s: float = 10.0) -> None:
     """Delete everything ``create_sandbox`` made (idempotent) and the agent's kubeconfig.
 
-    The ServiceAccount and its token go with the sandbox namespace; waits up to ``wait_s``
-    for the namespace to be gone.
+    Waits up to ``wait_s`` for a namespace it created to be gone.
     """
     api, _ = _load_admin(admin_kubeconfig, sandbox.context)
     core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
@@ -163,7 +211,9 @@ def teardown_sandbox(admin_kubeconfig: str | Path, sandbox: Sandbox, wait_s: flo
         "ClusterRole": lambda o: rbac.delete_cluster_role(o["name"]),
         "ClusterRoleBinding": lambda o: rbac.delete_cluster_role_binding(o["name"]),
         "RoleBinding": lambda o: rbac.delete_namespaced_role_binding(o["name"], o["namespace"]),
+        "ServiceAccount": lambda o: core.delete_namespaced_service_account(o["name"], o["namespace"]),
     }
+    owns_namespace = any(obj["kind"] == "Namespace" for obj in sandbox.objects)
     try:
         for obj in reversed(sandbox.objects):
             try:
@@ -173,7 +223,7 @@ def teardown_sandbox(admin_kubeconfig: str | Path, sandbox: Sandbox, wait_s: flo
                     raise ActivityFailed(f"cannot delete {obj['kind']} {obj['name']}: {exc.reason}") from exc
         sandbox.objects.clear()
         deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline:
+        while owns_namespace and time.monotonic() < deadline:
             core.read_namespace(sandbox.namespace)
             time.sleep(0.1)
     except ApiException as exc:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import FieldError, forbidden, invalid
 from .kinds import Kind, preferred
-from .quantity import bytes_of, cpu_millis, format_quantity, parse_quantity
+from .quantity import BINARY_SI, bytes_of, cpu_millis, format_quantity, parse_quantity
 from .store import Obj
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ def _render(name: str, amount: float) -> str:
     if base == "cpu":
         return f"{int(amount)}m" if amount % 1000 else str(int(amount // 1000))
     if base in ("memory", "ephemeral-storage"):
-        return format_quantity(int(amount))
+        return format_quantity(int(amount), BINARY_SI)  # sums of Mi/Gi requests stay binary, as Quantity.Add keeps them
     return str(int(amount))
 
 

@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 
 import yaml
 
+from .children import spawn
 from .kinds import preferred
 from .metrics.endpoints import APP_SERVICE, METRICS_NAMESPACE, STATE_SERVICE
 
@@ -183,10 +184,10 @@ class PrometheusServer:
         if not self.port:
             self.port = _free_port(self.host)
         log = (self.directory / "prometheus.log").open("wb")
-        self.process = subprocess.Popen(
+        self.process = spawn(
             [binary, f"--config.file={config}", f"--storage.tsdb.path={self.directory / 'data'}",
              f"--web.listen-address={self.host}:{self.port}", "--storage.tsdb.retention.time=1d",
-             "--log.level=warn"], stdout=log, stderr=subprocess.STDOUT, cwd=self.directory)
+             "--log.level=warn"], log, cwd=self.directory)
         log.close()
         deadline = time.monotonic() + READY_TIMEOUT_S
         while not self._ready():

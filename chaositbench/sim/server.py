@@ -23,6 +23,7 @@ from aiohttp import web
 
 from ..apps import install_app
 from .apiserver import APIServer
+from .children import spawn
 from .cluster import Cluster, ClusterOptions
 from .kinds import preferred
 from .kubeconfig import kubeconfig, write_kubeconfig
@@ -182,17 +183,20 @@ class SimProcess:
         self.kubeconfig_path = Path(kubeconfig_path)
         self.port, self.time_scale, self.app = port, time_scale, app
         self.process: subprocess.Popen[bytes] | None = None
+        self.log_path: Path | None = None
 
     def start(self) -> "SimProcess":
         self.kubeconfig_path.unlink(missing_ok=True)
         cmd = [sys.executable, "-m", "chaositbench", "sim", "serve", "--kubeconfig", str(self.kubeconfig_path),
                "--port", str(self.port), "--time-scale", str(self.time_scale), "--app", self.app]
-        self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.log_path = self.kubeconfig_path.with_name(self.kubeconfig_path.name + ".log")
+        with self.log_path.open("wb") as log:
+            self.process = spawn(cmd, log)
         limit = READY_TIMEOUT_S + (APP_READY_TIMEOUT_S if self.app != "none" else 0)
         deadline = time.monotonic() + limit
         while not self.kubeconfig_path.exists():
             if self.process.poll() is not None:
-                err = self.process.stderr.read().decode() if self.process.stderr else ""
+                err = self.log_path.read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"chaositbench sim serve exited with {self.process.returncode}: {err.strip()}")
             if time.monotonic() > deadline:
                 self.stop()

@@ -4,33 +4,55 @@ It knows nothing of the scenario: everything comes from its tools in the inciden
 
 1. **Survey**: ``kubectl get pods,deploy,rs,sts,svc,netpol -o json`` per allowed namespace,
    ``kubectl get nodes -o json``.
-2. **Classify**, most fundamental cause first:
+2. **Triage** (``reference_triage``): the impact — unavailable workloads, nodes under pressure,
+   services missing their SLO in Prometheus. Nothing impacted → ``no-fault``, changing nothing.
+   Failing pods that no workload owns and no Service selects (debug pods, one-off Jobs) are
+   bystanders: set aside, left untouched and named in the diagnosis.
+3. **Classify**, most fundamental cause first:
    - a node under Disk/Memory pressure with the simulated kubelet's node-usage annotation
      (``chaositbench.io/node-disk-used`` / ``-memory-used``) → remove it → ``node-pressure``;
+   - pods the scheduler leaves Pending, or that their controller cannot create (``FailedCreate``), and
+     Deployments scaled to 0 under a Service (``reference_capacity``): requests beyond every node's
+     allocatable or a nodeSelector no node has → ``rollout undo`` when the previous revision differs
+     only there → ``resource-limits`` / ``node-scheduling``; nodes cordoned though healthy → uncordon →
+     ``node-scheduling``; a ResourceQuota (``exceeded quota``) or LimitRange (``maximum ... per
+     Container``) that forbids the pods → sized to the workload → ``quota``; a Deployment at 0 →
+     back to the replicas its last scale-down event (or the monitoring) shows → ``scaling``;
    - containers last terminated ``OOMKilled`` → double the memory limit of the owning workload
      → ``resource-limits``;
+   - containers waiting in ``ErrImagePull``/``ImagePullBackOff`` → the earlier revision's image
+     (``rollout undo``, or ``set image`` when the release changed more) → ``image``
+     (:mod:`.reference_image`);
+   - containers waiting in ``CreateContainerConfigError`` (a missing ConfigMap/Secret or key) → undo
+     the change that broke the reference, or copy what is missing from the same object of another
+     allowed namespace → ``config-missing`` (:mod:`.reference_config`);
+   - a failing init container whose log rejects a misspelt value → the accepted value →
+     ``init-container`` (:mod:`.reference_init`);
+   - crash-looping containers whose log says a mounted config file lacks a required key that it
+     holds misspelt → rename it in the ConfigMap → ``config-missing``;
    - crash-looping containers whose previous log has ``FATAL: NAME="v" is not one of [...]`` (or
      ``does not match pattern``) → put back the previous revision when it differs only in that
      variable (``rollout undo``), else set an accepted value where the variable is defined (the
      pod template, or the ConfigMap/Secret it references) → ``config-env``;
+   - else, crash-looping containers rejecting (``does not match pattern``) a value read from a ConfigMap →
+     the value the ConfigMaps sharing its settings agree on → ``config-env``;
    - Running-but-not-Ready pods whose log shows ``host:port: dial tcp ...: i/o timeout`` → resolve
      the host to a Service, find the NetworkPolicy (ingress at the destination, egress at the
      source) that admits none of the flow and add the source as a peer → ``network-policy``;
    - Running-but-not-Ready pods whose log has the API server's 403 for their ServiceAccount (``... is
      forbidden: User "system:serviceaccount:ns:sa" cannot get resource ...``) → add exactly that rule to
-     the Role the ServiceAccount is bound to (or bind it to a new one) → ``rbac``;
+     the Role the ServiceAccount is bound to (or bind it to a new one) → ``rbac`` (:mod:`.reference_rbac`);
    - a HorizontalPodAutoscaler at its ``maxReplicas`` reporting ``ScalingLimited`` (``TooManyReplicas``) →
-     raise ``maxReplicas`` to twice what its metrics ask for → ``autoscaling``;
+     raise ``maxReplicas`` to twice what its metrics ask for → ``autoscaling`` (:mod:`.reference_load`);
    - containers throttled in more than 25% of their CFS periods (cAdvisor, PromQL) → raise the CPU limit
      of the most throttled one's workload (roll back when the last change only lowered its resources)
-     → ``resource-limits``;
+     → ``resource-limits`` (:mod:`.reference_load`);
    - a node under pressure that evicted pods of the allowed namespaces, its cause not visible → cordon
      it → ``node-pressure``;
-   - nothing, and every workload available → ``no-fault``, changing nothing; a symptom it cannot
-     explain (or fix) → it escalates, naming what it saw.
-3. **Verify**: wait, within the deadline, until the node pressure relieved is reported gone and the
+   - an impact it cannot explain (or fix) → it escalates, naming what it saw.
+4. **Verify**: wait, within the deadline, until the node pressure relieved is reported gone and the
    affected workloads are available again, in the API and then in Prometheus (kube-state-metrics).
-4. **Submit** the diagnosis.
+5. **Submit** the diagnosis.
 """
 
 from __future__ import annotations
@@ -44,8 +66,12 @@ from typing import Any, Callable
 
 from ..protocol import Diagnosis, Incident
 from ..tools import Tools
-from . import reference_capacity, reference_rbac
+from . import reference_capacity as capacity
+from . import reference_load as load
+from . import reference_rbac as rbac
+from . import reference_triage as triage
 from .reference_netpol import Endpoint, find_blocker
+from .reference_pods import differs_only_in, previous_revision, without_variable
 
 Obj = dict[str, Any]
 
@@ -169,22 +195,8 @@ class Cluster:
                 for w in self.of_kind("Deployment") + self.of_kind("StatefulSet")
                 if (w.get("status") or {}).get("readyReplicas", 0) < (w.get("spec") or {}).get("replicas", 1)]
 
-    def live_pods(self) -> list[Obj]:
-        return [p for p in self.of_kind("Pod") if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
-
-    def running_not_ready(self) -> list[tuple[Obj, tuple[str, str, str]]]:
-        """One Running-but-not-Ready pod of each workload that has one, with its workload."""
-        found: dict[tuple[str, str, str], Obj] = {}
-        for pod in self.live_pods():
-            status = pod.get("status") or {}
-            ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions") or [])
-            workload = self.workload_of(pod)
-            if not ready and status.get("phase") == "Running" and workload is not None:
-                found.setdefault(workload, pod)
-        return [(pod, workload) for workload, pod in found.items()]
-
-    def revisions(self, workload: tuple[str, str, str]) -> list[tuple[str, Obj]]:
-        """A Deployment's (revision, pod template) pairs from its ReplicaSets, newest first."""
+    def revision_sets(self, workload: tuple[str, str, str]) -> list[Obj]:
+        """The ReplicaSets of a Deployment, newest revision first (none for other kinds)."""
         kind, namespace, name = workload
         if kind != "Deployment":
             return []
@@ -192,12 +204,15 @@ class Cluster:
                  if any(o["kind"] == "Deployment" and o["name"] == name
                         for o in rs["metadata"].get("ownerReferences") or [])]
         revision = lambda rs: int((rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", 0))
-        return [(str(revision(rs)), rs["spec"]["template"]) for rs in sorted(owned, key=revision, reverse=True)]
+        return sorted(owned, key=revision, reverse=True)
 
-    def previous_template(self, workload: tuple[str, str, str]) -> tuple[str, Obj] | None:
-        """The pod template and revision of the Deployment's newest ReplicaSet before the current one."""
-        revisions = self.revisions(workload)
-        return revisions[1] if len(revisions) > 1 else None
+    def revisions(self, workload: tuple[str, str, str]) -> list[tuple[str, Obj]]:
+        """(revision, pod template) of a Deployment's ReplicaSets, newest first (none for other kinds)."""
+        return [((rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", "0"),
+                 rs["spec"]["template"]) for rs in self.revision_sets(workload)]
+
+    def live_pods(self) -> list[Obj]:
+        return [p for p in self.of_kind("Pod") if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
 
 
 class ReferenceAgent:
@@ -210,6 +225,9 @@ class ReferenceAgent:
             cluster = Cluster(tools, incident.namespaces)
         except NoFinding as exc:
             return Diagnosis(None, f"Cannot survey the cluster: {exc}", escalate=True)
+        impact = triage.assess(cluster)
+        if not impact:
+            return triage.no_fault(incident, impact)
         finding, unexplained = None, []
         for investigate in self._investigations():
             try:
@@ -220,25 +238,21 @@ class ReferenceAgent:
             if finding is not None:
                 break
         if finding is None:
-            unavailable = [f"{kind} {namespace}/{name}" for kind, namespace, name in cluster.unavailable_workloads()]
-            if unexplained or unavailable:
-                return Diagnosis(None, "Root cause not found. " + " ".join(unexplained)
-                                 + (" Unavailable: " + ", ".join(unavailable) + "." if unavailable else ""),
-                                 escalate=True)
-            return Diagnosis({"category": "no-fault", "kind": None, "namespace": None, "name": None},
-                             "Every workload in " + ", ".join(incident.namespaces)
-                             + " is available and no node is under pressure: nothing to change.")
+            return triage.unexplained(impact, unexplained)
         recovered = self._verify(tools, finding, deadline)
         summary = finding.summary + (" Verified: the cluster reports it recovered." if recovered
-                                     else " It had not recovered by the deadline.")
+                                     else " It had not recovered by the deadline.") + triage.left_alone(impact)
         return Diagnosis({"category": finding.category, "kind": finding.kind, "namespace": finding.namespace,
                           "name": finding.name}, summary)
 
     def _investigations(self) -> list[Callable[[Cluster], Finding | None]]:
         """Most fundamental first; a pressure condition whose cause is not visible is the last resort."""
-        return [lambda cluster: self._node_pressure(cluster, knob=True), self._oom_killed, self._bad_env,
-                self._blocked_dependency, reference_rbac.rbac_denied, reference_capacity.hpa_capped,
-                reference_capacity.cpu_throttled,
+        from . import reference_config as config, reference_image as image, reference_init as init
+        return [lambda cluster: self._node_pressure(cluster, knob=True),
+                capacity.unschedulable, capacity.rejected, capacity.scaled_to_zero, self._oom_killed,
+                image.image_pull, config.missing_config, init.failing_init_container, config.config_file_key,
+                self._bad_env, config.config_value,
+                self._blocked_dependency, rbac.rbac_denied, load.hpa_capped, load.cpu_throttled,
                 lambda cluster: self._node_pressure(cluster, knob=False)]
 
     # -- node pressure ---------------------------------------------------------------------------
@@ -336,10 +350,10 @@ class ReferenceAgent:
         obj = cluster.get(kind, namespace, name)
         entry = _env_entry(obj["spec"]["template"], container, variable)
         what = f'{kind} {namespace}/{name} container {container} exits at start-up: {variable}="{bad}" is rejected'
-        previous = cluster.previous_template(workload)
+        previous = previous_revision(cluster, workload)
         if previous is not None and entry is not None:
             revision, template = previous
-            if _differs_only_in(obj["spec"]["template"], template, container, variable):
+            if differs_only_in(obj["spec"]["template"], template, container, without_variable(variable)):
                 cluster.tools.kubectl("rollout", "undo", f"{kind.lower()}/{name}", "-n", namespace,
                                       f"--to-revision={revision}")
                 return Finding("config-env", kind, namespace, name,
@@ -504,15 +518,3 @@ def _pod_port(service: Obj, pod: Obj, port: int) -> tuple[int, str | None]:
 def _env_entry(template: Obj, container: str, variable: str) -> Obj | None:
     spec = next((c for c in template["spec"]["containers"] if c["name"] == container), {})
     return next((e for e in spec.get("env") or [] if e["name"] == variable), None)
-
-
-def _differs_only_in(current: Obj, previous: Obj, container: str, variable: str) -> bool:
-    """Whether two pod templates are the same but for ``variable`` in ``container`` (and the template hash)."""
-    def normalized(template: Obj) -> Obj:
-        copy = json.loads(json.dumps(template))
-        (copy.get("metadata") or {}).get("labels", {}).pop("pod-template-hash", None)
-        for spec in copy["spec"]["containers"]:
-            if spec["name"] == container:
-                spec["env"] = [e for e in spec.get("env") or [] if e["name"] != variable]
-        return copy
-    return normalized(current) == normalized(previous)

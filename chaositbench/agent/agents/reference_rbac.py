@@ -46,7 +46,14 @@ def _items(cluster: "Cluster", kind: str, namespace: str) -> list[Obj]:
 
 def rbac_denied(cluster: "Cluster") -> "Finding | None":
     """A not-ready workload logging a 403 for its ServiceAccount gets that request granted (``rbac``)."""
-    for pod, workload in cluster.running_not_ready():
+    seen: set[tuple[str, str, str]] = set()
+    for pod in cluster.live_pods():
+        status = pod.get("status") or {}
+        ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions") or [])
+        workload = cluster.workload_of(pod)
+        if ready or status.get("phase") != "Running" or workload is None or workload in seen:
+            continue
+        seen.add(workload)
         logs = cluster.tools.logs(pod["metadata"]["namespace"], pod["metadata"]["name"], tail=50)
         match = FORBIDDEN.search(logs.stdout)
         if match is not None and match.group("namespace") in cluster.namespaces:

@@ -27,6 +27,13 @@ JSON mapping from container name to that container's needs::
         kubernetesApi:                # requests it makes with its ServiceAccount; a denial → not ready
           - {verb: get, resource: configmaps, name: payments-flags}   # group "", the pod's namespace
 
+A container may also be declared on its own, in the annotation
+``needs.chaositbench.io/<container>`` (named like the per-container
+``container.apparmor.security.beta.kubernetes.io/<container>``): its value is
+that one container's mapping, and it overrides the container's entry of
+``chaositbench.io/needs``. A change that adds a container (an init container,
+a sidecar) declares it this way without rewriting the whole declaration.
+
 Everything is optional; a container without needs starts and becomes ready.
 The model reads only these declarations and the real objects (limits, env,
 probes, policies, nodes) — never names of a particular application. Malformed
@@ -37,6 +44,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -44,6 +52,8 @@ import yaml
 from ..quantity import QuantityError, bytes_of, cpu_millis
 
 ANNOTATION = "chaositbench.io/needs"
+#: Prefix of the per-container annotations ``needs.chaositbench.io/<container>``.
+CONTAINER_ANNOTATION_PREFIX = "needs.chaositbench.io/"
 
 
 class NeedsError(ValueError):
@@ -256,17 +266,52 @@ def parse_container(raw: Any, where: str) -> ContainerNeeds:
     )
 
 
+def _declarations(pod: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The pod's needs annotations (pod-wide first, then per container by name), as a hashable key."""
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    per_container = sorted((k, v) for k, v in annotations.items()
+                           if k.startswith(CONTAINER_ANNOTATION_PREFIX) and isinstance(v, str))
+    pod_wide = [(ANNOTATION, annotations[ANNOTATION])] if isinstance(annotations.get(ANNOTATION), str) else []
+    return tuple(pod_wide + per_container)
+
+
+def _load(key: str, text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise NeedsError(f"{key}: not valid YAML: {exc}") from None
+
+
+def _parse(declarations: tuple[tuple[str, str], ...]) -> dict[str, ContainerNeeds]:
+    result: dict[str, ContainerNeeds] = {}
+    for key, text in declarations:
+        if not text:
+            continue
+        if key == ANNOTATION:
+            result.update({str(name): parse_container(spec, f"{ANNOTATION}.{name}")
+                           for name, spec in _mapping(_load(key, text), ANNOTATION).items()})
+        else:
+            result[key[len(CONTAINER_ANNOTATION_PREFIX):]] = parse_container(_load(key, text), key)
+    return result
+
+
 def needs_of(pod: dict[str, Any]) -> dict[str, ContainerNeeds]:
     """The declared needs of each container of a pod (containers without a declaration get none)."""
-    raw = ((pod.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION)
-    if not raw:
-        return {}
+    return _parse(_declarations(pod))
+
+
+@lru_cache(maxsize=4096)
+def _parse_leniently(declarations: tuple[tuple[str, str], ...]) -> dict[str, ContainerNeeds]:
     try:
-        document = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise NeedsError(f"{ANNOTATION}: not valid YAML: {exc}") from None
-    return {str(name): parse_container(spec, f"{ANNOTATION}.{name}")
-            for name, spec in _mapping(document, ANNOTATION).items()}
+        return _parse(declarations)
+    except NeedsError:
+        return {}
+
+
+def declared_needs(pod: dict[str, Any]) -> dict[str, ContainerNeeds]:
+    """:func:`needs_of`, parsed once per distinct declaration; a malformed declaration counts as none
+    (for the models that ask often; the kubelet reports malformed ones)."""
+    return _parse_leniently(_declarations(pod))
 
 
 def container_needs(pod: dict[str, Any], container: str) -> ContainerNeeds:

@@ -10,7 +10,8 @@ Each ``volumeClaimTemplates`` entry gives every pod its own claim
 Failed pods are replaced; a ``RollingUpdate`` replaces outdated pods from the
 highest ordinal down to the partition, one at a time. Template history lives in
 ControllerRevisions, and the status reports replicas, ready, available,
-current and updated counts with the current and update revisions.
+current and updated counts with the current and update revisions. A pod the API
+refuses (an admission plugin forbids it) is a Warning ``FailedCreate`` event on the set, and retried.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import copy
 from typing import Any, Iterator
 
 from .. import clock
+from ..errors import APIError
 from ..kinds import preferred
 from ..selectors import selector_from_object
 from ..store import Obj, WatchEvent
@@ -164,7 +166,12 @@ class StatefulSetController(Controller):
             volumes = [v for v in pod_spec.get("volumes") or [] if v.get("name") != claim_template["metadata"]["name"]]
             volumes.append({"name": claim_template["metadata"]["name"], "persistentVolumeClaim": {"claimName": claim}})
             pod_spec["volumes"] = volumes
-        created = self.api.create(PODS, sts["metadata"]["namespace"], pod)
+        try:
+            created = self.api.create(PODS, sts["metadata"]["namespace"], pod)
+        except APIError as err:  # e.g. forbidden by an admission plugin: said on the StatefulSet, then retried
+            self.cluster.events.record(sts, "Warning", "FailedCreate", f"create Pod {name} in StatefulSet "
+                                       f"{sts['metadata']['name']} failed error: {err.message}", COMPONENT)
+            raise
         self.cluster.events.record(sts, "Normal", "SuccessfulCreate",
                                    f"create Pod {name} in StatefulSet {sts['metadata']['name']} successful", COMPONENT)
         return created

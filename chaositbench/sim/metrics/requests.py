@@ -26,10 +26,9 @@ healthy, so usage can scale CPU by served/nominal traffic.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterable
 
-from ..behaviour.needs import ANNOTATION, ContainerNeeds, Dependency, NeedsError, needs_of
+from ..behaviour.needs import ContainerNeeds, Dependency, declared_needs
 from .cpu import cpu_state
 from ..kinds import preferred
 from ..store import Obj
@@ -69,20 +68,6 @@ class Traffic:
     actual: dict[str, float] = field(default_factory=dict)
     #: pod uid → requests per second it would serve if everything were healthy
     nominal: dict[str, float] = field(default_factory=dict)
-
-
-@lru_cache(maxsize=4096)
-def _parsed(annotation: str) -> dict[str, ContainerNeeds]:
-    try:
-        return needs_of({"metadata": {"annotations": {ANNOTATION: annotation}}})
-    except NeedsError:
-        return {}
-
-
-def declared_needs(pod: Obj) -> dict[str, ContainerNeeds]:
-    """The pod's declarations (parsed once per distinct text); a malformed one counts as none."""
-    annotation = ((pod.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION)
-    return _parsed(annotation) if isinstance(annotation, str) and annotation else {}
 
 
 def _selects(service: Obj, pod: Obj) -> bool:

@@ -50,12 +50,11 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from functools import lru_cache
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..behaviour.needs import ANNOTATION, ContainerNeeds, Dependency, Listener, NeedsError, needs_of
+from ..behaviour.needs import Dependency, Listener, declared_needs
 from ..store import Obj
 from . import apiserver
 from .dns import DNS_NAMESPACE, DNS_SERVICE, DNS_SERVICE_IP, NODE_NAMESERVER, ResolvConf, pod_resolv_conf, resolve_in
@@ -98,20 +97,6 @@ class HttpResult:
     error: str | None
     message: str
     seconds: float = 0.0  # how long the client waited: the whole timeout when nothing answered
-
-
-@lru_cache(maxsize=1024)
-def _parse_needs(text: str) -> dict[str, ContainerNeeds]:
-    try:
-        return needs_of({"metadata": {"annotations": {ANNOTATION: text}}})
-    except NeedsError:
-        return {}
-
-
-def declared_needs(pod: Obj) -> dict[str, ContainerNeeds]:
-    """The pod's declared needs per container; a malformed declaration counts as none (the kubelet reports it)."""
-    text = ((pod.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION)
-    return _parse_needs(text) if text else {}
 
 
 def _serving_containers(pod: Obj) -> list[dict[str, Any]]:

@@ -2,7 +2,8 @@
 
 Every component of the demo chart runs this one file in a stock Python image. It
 reads the pod's ``chaositbench.io/needs`` annotation (mounted by the downward API
-as ``key="value"`` lines), takes the entry of its own container, and behaves as
+as ``key="value"`` lines), takes the entry of its own container (or the
+annotation ``needs.chaositbench.io/<container>`` when the pod has one), and behaves as
 the simulated cluster's behaviour model says such a container behaves:
 
 * at start it prints its startup log lines, then checks the required
@@ -30,7 +31,10 @@ the simulated cluster's behaviour model says such a container behaves:
   reads of core-group resources (``get``, ``list``) are made; other requests
   are not checked on a real cluster (the simulated one authorizes them all).
 
-Usage: app.py --container NAME --needs FILE [--liveness-path P] [--readiness-path P]
+With ``--once`` (an init container's job) it exits 0 once the checks pass and
+its start-up time is over.
+
+Usage: app.py --container NAME --needs FILE [--liveness-path P] [--readiness-path P] [--once]
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 ANNOTATION = "chaositbench.io/needs"
+CONTAINER_ANNOTATION_PREFIX = "needs.chaositbench.io/"
 BINARY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 DECIMAL_UNITS = {"k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 PAGE = 4096
@@ -87,14 +92,17 @@ def cpu_millis(value: Any) -> int:
 
 
 def read_needs(path: str, container: str) -> dict[str, Any]:
-    """This container's declaration from a downward-API annotations file (``key="escaped value"`` lines)."""
+    """This container's declaration from a downward-API annotations file (``key="escaped value"`` lines):
+    its own annotation when there is one, else its entry of the pod-wide one."""
+    pod_wide: dict[str, Any] = {}
     with open(path, encoding="utf-8") as handle:
         for line in handle:
             key, _, quoted = line.rstrip("\n").partition("=")
+            if key == CONTAINER_ANNOTATION_PREFIX + container:
+                return json.loads(ast.literal_eval(quoted)) or {}
             if key == ANNOTATION:
-                declaration = json.loads(ast.literal_eval(quoted))
-                return declaration.get(container) or {}
-    return {}
+                pod_wide = json.loads(ast.literal_eval(quoted)).get(container) or {}
+    return pod_wide
 
 
 def check_env(needs: dict[str, Any]) -> None:
@@ -366,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--liveness-path")
     parser.add_argument("--readiness-path")
     parser.add_argument("--scratch", default="/tmp/chaositbench-scratch", help="where storage writes go")
+    parser.add_argument("--once", action="store_true", help="exit 0 after the checks and start-up (init container)")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     needs = read_needs(args.needs, args.container)
@@ -373,6 +382,9 @@ def main(argv: list[str] | None = None) -> int:
         log(line)
     check_env(needs)
     check_files(needs)
+    if args.once:
+        time.sleep(float(needs.get("startupSeconds", 1.0)))
+        return 0
     consumer = Consumer(needs, args.scratch)
     threading.Thread(target=consumer.run, name="consumer", daemon=True).start()
     time.sleep(float(needs.get("startupSeconds", 1.0)))
