@@ -23,7 +23,7 @@ PATCH_TYPES = {"strategic": "application/strategic-merge-patch+json",
                "merge": "application/merge-patch+json",
                "json": "application/json-patch+json"}
 CHANGE_OPS = ("create", "patch", "delete", "scale", "node")
-SYMPTOM_CHECKS = ("pods-not-ready", "container-reason", "node-condition", "event", "none")
+SYMPTOM_CHECKS = ("pods-not-ready", "container-reason", "node-condition", "event", "slo-violated", "none")
 #: the ground-truth category of a scenario where nothing is broken
 NO_FAULT = "no-fault"
 
@@ -199,6 +199,8 @@ class _Validator:
         if check == "none":
             if len(doc) > 1:
                 raise self.fail(field, "check none takes no other field")
+        elif check == "slo-violated":
+            self.get(doc, field, "probe", str)
         elif check == "node-condition":
             self.node_selection(self.get(doc, field, "node", dict), f"{field}.node")
             self.get(doc, field, "type", str)

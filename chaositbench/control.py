@@ -251,7 +251,8 @@ def blast_radius(baseline: dict[str, Any], handover: dict[str, Any], end: dict[s
     fault changed, fewer than at the hand-over), or fewer available
     than both the baseline and the hand-over had. SLOs: services within bounds at the hand-over
     and out of them at the end (a service with no traffic in the window is not judged). Restarts: pods of workloads healthy at the hand-over that were
-    restarted or replaced since (one item per workload). Availability, SLO and restart damage is
+    restarted or replaced since (one item per workload), the fault's own workloads excepted. Availability, SLO
+    and restart damage is
     counted only when the agent ran a mutating command: otherwise what broke after the hand-over
     is the fault still spreading (only the fault and the agent act on the cluster).
     """
@@ -304,7 +305,10 @@ def blast_radius(baseline: dict[str, Any], handover: dict[str, Any], end: dict[s
         now = end["slo"].get(service)
         if within(value, slo_bounds) and now is not None and now == now and not within(now, slo_bounds):
             collateral.append(Collateral("slo-damage", service, f"success rate {value:.3f} → {now}"))
-    healthy = {key for key, w in handover["workloads"].items() if w["available"] >= w["replicas"]}
+    # a fault can leave its own workload available but broken (CPU-starved, misconfigured): replacing its
+    # pods is the repair, never needless
+    healthy = {key for key, w in handover["workloads"].items()
+               if w["available"] >= w["replicas"] and key not in fault_objects}
     restarted = set()
     for uid, pod in handover["pods"].items():
         if pod["workload"] not in healthy:

@@ -74,7 +74,7 @@ def test_planning_refuses_what_cannot_run(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(PlanError, match="bad.json: not a readable JSON experiment"):
         experiments_in(tmp_path)
-    with pytest.raises(PlanError, match=r"unknown scenario\(s\) nope .*known: disk-pressure"):
+    with pytest.raises(PlanError, match=r"unknown scenario\(s\) nope .*known: .*disk-pressure"):
         experiments_in(ROOT / "experiments", ["nope"])
     netpol = experiments_in(ROOT / "experiments", ["netpol"])
     with pytest.raises(PlanError, match="same --agent is given twice"):

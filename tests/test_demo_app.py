@@ -88,6 +88,13 @@ def test_every_pod_template_is_careful(manifests: list[dict[str, Any]]) -> None:
         assert set(container["resources"]["requests"]) >= {"cpu", "memory"}
         assert set(container["resources"]["limits"]) >= {"cpu", "memory"}
         assert container["readinessProbe"] and container["livenessProbe"]
+        needs = json.loads(template["metadata"]["annotations"]["chaositbench.io/needs"])["app"]
+        # only a component that calls the API gets a token, and a Role granting exactly its requests
+        assert template["spec"]["automountServiceAccountToken"] is bool(needs.get("kubernetesApi"))
+        if needs.get("kubernetesApi"):
+            role = _find(manifests, "Role", obj["metadata"]["namespace"], obj["metadata"]["name"])
+            assert [(r["verbs"], r["resources"], r.get("resourceNames")) for r in role["rules"]] == [
+                ([n["verb"]], [n["resource"]], [n["name"]] if "name" in n else None) for n in needs["kubernetesApi"]]
 
 
 def _env_sources(manifests: list[dict[str, Any]], namespace: str, container: dict[str, Any]) -> dict[str, str]:
@@ -386,6 +393,10 @@ def test_kubectl_shows_every_demo_pod_running_and_ready(demo_sim: tuple[SimServe
     assert {row[0] for row in rows} == NAMESPACES
     claims = kubectl("get", "pvc", "-n", "data", "--no-headers")
     assert "data-postgres-0" in claims and "Bound" in claims
+    inventory = "--as=system:serviceaccount:shop:inventory"
+    assert kubectl.run("auth", "can-i", "get", "configmap/inventory-config", "-n", "shop", inventory).stdout == "yes\n"
+    denied = kubectl.run("auth", "can-i", "get", "configmap/checkout-config", "-n", "shop", inventory, check=False)
+    assert denied.stdout == "no\n"
 
 
 def _exec(kubectl: Kubectl, namespace: str, target: str, *command: str) -> tuple[int, str]:
@@ -459,7 +470,7 @@ def test_install_app_prints_progress(tmp_path: Path) -> None:
     lines: list[str] = []
     with SimServer(time_scale=0.2) as server:
         install_app(server.admin_kubeconfig(), "demo", announce=lines.append, timeout=HEALTHY_WITHIN_S)
-    assert lines[0].startswith("app demo: rendered 55 objects from chart")
-    assert lines[1].startswith("applied 3 Namespace, 6 ServiceAccount, 3 Secret, 10 ConfigMap, 7 Service")
+    assert lines[0].startswith("app demo: rendered 57 objects from chart")
+    assert lines[1].startswith("applied 3 Namespace, 6 ServiceAccount, 1 Role, 1 RoleBinding, 3 Secret, 10 ConfigMap")
     assert "StatefulSet data/postgres available" in lines
     assert lines[-1].startswith("app demo healthy after")

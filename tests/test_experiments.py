@@ -216,6 +216,22 @@ def test_restarting_a_healthy_workload_is_a_needless_restart_not_a_changed_objec
     assert sorted(c.type for c in collateral) == ["needless-restart", "slo-damage"]
 
 
+def test_replacing_the_pods_of_the_faulty_workload_is_the_repair_not_a_needless_restart() -> None:
+    baseline, handover = _state(2, 2), _state(2, 2)  # available but broken (a CPU-starved Deployment)
+    end = _state(2, 2, restarts=1)
+    collateral, intact, _ = blast_radius(baseline, handover, end, {"Deployment payments/payment"}, {"min": 0.99},
+                                         agent_acted=True)
+    assert intact and collateral == []
+
+
+def test_a_workload_the_fault_scaled_down_is_not_intact_but_not_the_agents_damage() -> None:
+    baseline, handover, end = _state(2, 2), _state(1, 1), _state(1, 1)
+    end["objects"]["HorizontalPodAutoscaler payments/payment"] = {"spec": {"maxReplicas": 1}}
+    fault = {"Deployment payments/payment", "HorizontalPodAutoscaler payments/payment"}
+    collateral, intact, changed = blast_radius(baseline, handover, end, fault, {"min": 0.99}, agent_acted=False)
+    assert not intact and changed and collateral == []
+
+
 def test_damage_spreading_while_the_agent_does_nothing_is_the_faults_not_the_agents() -> None:
     baseline, handover = _state(2, 2), _state(2, 2)
     end = _state(2, 0, restarts=3)

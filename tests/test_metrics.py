@@ -169,6 +169,43 @@ def test_cpu_scales_with_the_traffic_served() -> None:
     assert full == 100 and idle == pytest.approx(20)
 
 
+def _throttled_shop(limit: str) -> FakeCluster:
+    """The shop whose api containers cost 4ms of CPU per request (15 rps each: 20m + 60m) under ``limit``."""
+    cluster = shop(FakeNetwork())
+    for i in (1, 2):
+        api = cluster.store.get("/pods", "shop", f"api-{i}")
+        needs = {**HTTP, "cpu": {"usage": "20m", "perRequest": "4ms"},
+                 "dependencies": [{"host": "db.data.svc.cluster.local", "port": 5432}]}
+        api["metadata"]["annotations"][ANNOTATION] = yaml.safe_dump({"app": needs})
+        api["spec"]["containers"][0]["resources"] = {"limits": {"cpu": limit}}
+        cluster.add("/pods", api)
+    return cluster
+
+
+def test_cpu_demand_under_the_limit_is_not_throttled() -> None:
+    cluster = _throttled_shop("500m")
+    usage = Usage(cluster, now=lambda: NOW).container(cluster.store.get("/pods", "shop", "api-1"), "app")  # type: ignore
+    assert usage.cpu_millis == pytest.approx(80) and usage.cpu.throttled_ratio == 0
+    traffic = RequestModel(cluster).traffic()  # type: ignore[arg-type]
+    assert _by_code(traffic.served[("shop", "api")]) == {200: 30}
+    assert traffic.served[("shop", "api")][0].seconds < 0.05
+
+
+def test_a_cpu_limit_below_the_demand_throttles_and_saturates_the_server() -> None:
+    cluster = _throttled_shop("40m")  # demand 80m: saturated twice over
+    model = RequestModel(cluster)  # type: ignore[arg-type]
+    usage = Usage(cluster, model, now=lambda: NOW).container(cluster.store.get("/pods", "shop", "api-1"), "app")  # type: ignore
+    assert usage.cpu_millis == 40 and usage.cpu.demand_millis == pytest.approx(80)
+    assert usage.cpu.throttled_ratio == pytest.approx(0.5)
+    traffic = model.traffic()
+    api = _by_code(traffic.served[("shop", "api")])
+    assert api == pytest.approx({200: 15, 503: 15})  # half completes in time, half waits out the queue
+    assert traffic.actual["uid-db-1"] == pytest.approx(15)  # only completed requests reach the database
+    edge = traffic.served[("shop", "edge")]
+    assert min(o.seconds for o in edge) > 0.5  # the edge waits for api's answers, half of them queued 1 s
+    assert _by_code(edge) == pytest.approx({200: 15, 502: 15})
+
+
 # -- counters and exposition -------------------------------------------------------------------
 def test_counters_only_grow_and_a_new_container_starts_a_new_series() -> None:
     cluster = shop(FakeNetwork({"db.data.svc.cluster.local": "refused"}))
@@ -277,6 +314,9 @@ def test_cadvisor_and_request_metrics(kubectl: Kubectl, workload: str) -> None:
     text = _scrape(kubectl, f"/api/v1/nodes/{node}/proxy/metrics/cadvisor")
     assert f'namespace="{workload}",pod="{pods[0]["metadata"]["name"]}"}} {96 * MI}' in text
     assert 'container_fs_limit_bytes{container="",id="/"' in text
+    cfs = {line.split("{")[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+           if line.startswith("container_cpu_cfs_") and f'pod="{pods[0]["metadata"]["name"]}"' in line}
+    assert cfs["container_cpu_cfs_periods_total"] > 0 and cfs["container_cpu_cfs_throttled_periods_total"] == 0
     _scrape(kubectl, f"/api/v1/nodes/{node}/proxy/metrics")
     path = "/api/v1/namespaces/kube-system/services/app-metrics:9090/proxy/metrics"
     first = _scrape(kubectl, path)

@@ -56,6 +56,8 @@ NAMESPACED_RULES: list[tuple[list[str], list[str], list[str], str]] = [
     (["networking.k8s.io"], ["networkpolicies"], ["create", *WRITE, "delete"], "fix network policy"),
     (["networking.k8s.io"], ["ingresses"], WRITE, "fix ingresses"),
     (["autoscaling"], ["horizontalpodautoscalers"], WRITE, "fix autoscaling"),
+    (["rbac.authorization.k8s.io"], ["roles", "rolebindings"], ["create", *WRITE],
+     "fix workloads' permissions (only ones the agent holds itself: RBAC forbids escalation)"),
     (["policy"], ["poddisruptionbudgets"], WRITE, "fix disruption budgets"),
 ]
 

@@ -50,6 +50,14 @@ It knows nothing of the scenario: everything comes from its tools in the inciden
      source) that admits none of the flow and admit it with the least change (a peer on the rule
      for the port, the port on the rule for the peer, else a rule in the workload's own policy
      rather than a namespace-wide one) → ``network-policy``;
+   - Running-but-not-Ready pods whose log has the API server's 403 for their ServiceAccount (``... is
+     forbidden: User "system:serviceaccount:ns:sa" cannot get resource ...``) → add exactly that rule to
+     the Role the ServiceAccount is bound to (or bind it to a new one) → ``rbac`` (:mod:`.reference_rbac`);
+   - a HorizontalPodAutoscaler at its ``maxReplicas`` reporting ``ScalingLimited`` (``TooManyReplicas``) →
+     raise ``maxReplicas`` to twice what its metrics ask for → ``autoscaling`` (:mod:`.reference_load`);
+   - containers throttled in more than 25% of their CFS periods (cAdvisor, PromQL) → raise the CPU limit
+     of the most throttled one's workload (roll back when the last change only lowered its resources)
+     → ``resource-limits`` (:mod:`.reference_load`);
    - a node under pressure that evicted pods of the allowed namespaces, its cause not visible → cordon
      it → ``node-pressure``;
    - an impact it cannot explain (or fix) → it escalates, naming what it saw.
@@ -70,6 +78,8 @@ from typing import Any, Callable
 from ..protocol import Diagnosis, Incident
 from ..tools import Tools
 from . import reference_capacity as capacity
+from . import reference_load as load
+from . import reference_rbac as rbac
 from . import reference_triage as triage
 from .reference_dns import blocked_dns
 from .reference_netpol import Endpoint, find_blocker
@@ -278,7 +288,8 @@ class ReferenceAgent:
                 capacity.unschedulable, capacity.rejected, capacity.scaled_to_zero, self._oom_killed,
                 image.image_pull, config.missing_config, init.failing_init_container, config.config_file_key,
                 self._bad_env, config.config_value, misconfigured_probe, broken_service, blocked_dns,
-                self._blocked_dependency, lambda cluster: self._node_pressure(cluster, knob=False)]
+                self._blocked_dependency, rbac.rbac_denied, load.hpa_capped, load.cpu_throttled,
+                lambda cluster: self._node_pressure(cluster, knob=False)]
 
     # -- node pressure ---------------------------------------------------------------------------
 

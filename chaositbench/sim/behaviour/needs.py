@@ -6,7 +6,7 @@ JSON mapping from container name to that container's needs::
     chaositbench.io/needs: |
       app:
         memory: {workingSet: 96Mi, growthPerMinute: 0Mi}
-        cpu: {usage: 50m}
+        cpu: {usage: 50m, perRequest: 5ms}   # idle usage, plus CPU time per request served
         ephemeralStorage: {usage: 10Mi, writesPerMinute: 0Mi}
         startupSeconds: 3
         listen:
@@ -24,6 +24,8 @@ JSON mapping from container name to that container's needs::
           startup: ["starting payments on :8080"]
           request: "POST /pay 200"
         load: {rps: 20, path: /pay}   # traffic arriving from outside (an edge service)
+        kubernetesApi:                # requests it makes with its ServiceAccount; a denial → not ready
+          - {verb: get, resource: configmaps, name: payments-flags}   # group "", the pod's namespace
 
 A container may also be declared on its own, in the annotation
 ``needs.chaositbench.io/<container>`` (named like the per-container
@@ -40,6 +42,7 @@ declarations raise :class:`NeedsError` naming the field.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -107,12 +110,24 @@ class Load:
 
 
 @dataclass(frozen=True)
+class ApiNeed:
+    """A Kubernetes API request the program makes with its ServiceAccount; while it is denied, it is not ready."""
+
+    verb: str
+    resource: str
+    group: str = ""
+    namespace: str | None = None  # None: the pod's own namespace
+    name: str | None = None  # None: the collection
+
+
+@dataclass(frozen=True)
 class ContainerNeeds:
     """Everything one container declares."""
 
     memory_bytes: int = 32 * 1024 * 1024
     memory_growth_bytes_per_min: int = 0
     cpu_millis: int = 10
+    cpu_seconds_per_request: float = 0.0  # CPU time one request costs (0: usage scales with nominal traffic)
     storage_bytes: int = 0
     storage_writes_bytes_per_min: int = 0
     startup_seconds: float = 1.0
@@ -123,6 +138,7 @@ class ContainerNeeds:
     startup_logs: tuple[str, ...] = ()
     request_log: str | None = None
     load: Load | None = None
+    kubernetes_api: tuple[ApiNeed, ...] = ()
 
 
 DEFAULT = ContainerNeeds()
@@ -162,6 +178,15 @@ def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise NeedsError(f"{where}: must be a non-negative number")
     return float(value)
+
+
+def _duration(value: Any, where: str) -> float:
+    """Seconds of a duration written ``5ms``, ``0.2s`` or as a number of seconds."""
+    text = str(value).strip()
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s)?", text)
+    if match is None or isinstance(value, bool):
+        raise NeedsError(f"{where}: must be a duration such as 5ms or 0.2s, not {value!r}")
+    return float(match.group(1)) / (1000 if match.group(2) == "ms" else 1)
 
 
 def _port(value: Any, where: str) -> int:
@@ -216,10 +241,20 @@ def parse_container(raw: Any, where: str) -> ContainerNeeds:
                 path=str(load_spec.get("path", "/")),
                 port=_port(load_spec["port"], f"{where}.load.port") if "port" in load_spec else None
                 ) if load_spec else None
+    kubernetes_api = tuple(
+        ApiNeed(verb=_text(item.get("verb"), f"{where}.kubernetesApi[{i}].verb"),
+                resource=_text(item.get("resource"), f"{where}.kubernetesApi[{i}].resource"),
+                group=str(item.get("group") or ""),
+                namespace=_text(item["namespace"], f"{where}.kubernetesApi[{i}].namespace")
+                if item.get("namespace") is not None else None,
+                name=_text(item["name"], f"{where}.kubernetesApi[{i}].name") if item.get("name") is not None else None)
+        for i, item in enumerate(_mapping(x, f"{where}.kubernetesApi[{j}]") for j, x in enumerate(
+            _list(spec.get("kubernetesApi"), f"{where}.kubernetesApi"))))
     return ContainerNeeds(
         memory_bytes=_bytes(memory.get("workingSet", "32Mi"), f"{where}.memory.workingSet"),
         memory_growth_bytes_per_min=_bytes(memory.get("growthPerMinute", 0), f"{where}.memory.growthPerMinute"),
         cpu_millis=_millis(cpu.get("usage", "10m"), f"{where}.cpu.usage"),
+        cpu_seconds_per_request=_duration(cpu.get("perRequest", 0), f"{where}.cpu.perRequest"),
         storage_bytes=_bytes(storage.get("usage", 0), f"{where}.ephemeralStorage.usage"),
         storage_writes_bytes_per_min=_bytes(storage.get("writesPerMinute", 0),
                                             f"{where}.ephemeralStorage.writesPerMinute"),
@@ -227,7 +262,7 @@ def parse_container(raw: Any, where: str) -> ContainerNeeds:
         listen=listen, dependencies=dependencies, env=env, files=files,
         startup_logs=tuple(str(x) for x in _list(logs.get("startup"), f"{where}.logs.startup")),
         request_log=str(logs["request"]) if logs.get("request") is not None else None,
-        load=load,
+        load=load, kubernetes_api=kubernetes_api,
     )
 
 

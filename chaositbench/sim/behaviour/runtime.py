@@ -20,14 +20,18 @@ questions from the container's ``chaositbench.io/needs`` declaration
   a port nobody listens on is refused, and the path a readiness probe asks
   answers 503 while the network model finds the container degraded (a required
   dependency, or one further down, fails) — or the probe times out when a
-  dependency times out for at least the probe's ``timeoutSeconds``;
+  dependency times out for at least the probe's ``timeoutSeconds``, and answers
+  503 while RBAC denies one of its declared Kubernetes API requests
+  (``kubernetesApi``, :mod:`.kubeapi`);
   ``tcpSocket``/``grpc`` succeed on a listened port; ``exec`` succeeds unless its
   command reads a declared file that is not mounted. Liveness and startup paths
   answer as declared (they check the process, not its dependencies).
 * **observe** — while running, the container logs its dependency errors (the
   network's own message: ``dial tcp 10.96.0.12:5432: connect: connection
-  refused``) and, when it takes external load, its request lines (502 while
-  degraded, as the network model answers requests).
+  refused``), the API server's 403 for each denied API request (``ERROR
+  kubernetes API: configmaps "x" is forbidden: User ...``) and, when it takes
+  external load, its request lines (502 while degraded, as the network model
+  answers requests).
 
 A container that declares nothing behaves as :class:`DefaultRuntime` does:
 it starts and becomes ready.
@@ -48,6 +52,7 @@ from ..controllers.kubelet_runtime import (INIT_RUN_SECONDS, JOB_RUN_SECONDS, Co
                                            DefaultRuntime, ProbeResult, PullPlan, normalize_image)
 from ..network.model import declared_needs, listeners
 from ..quantity import QuantityError, bytes_of
+from .kubeapi import api_denials
 from .needs import ContainerNeeds, Dependency
 
 if TYPE_CHECKING:
@@ -233,7 +238,8 @@ class BehaviourRuntime(DefaultRuntime):
         return ContainerPlan(logs=startup, exit_after=oom_after, exit_code=137 if oom_after is not None else 0,
                              exit_reason="OOMKilled" if oom_after is not None else None,
                              stop_exit_code=SIGTERM_EXIT_CODE,
-                             observe=bool(needs.dependencies) or needs.load is not None)
+                             observe=bool(needs.dependencies) or needs.load is not None
+                             or bool(needs.kubernetes_api))
 
     def probe(self, ctx: ContainerContext, kind: str, probe: dict[str, Any]) -> ProbeResult:
         needs = self._declared(ctx)
@@ -264,7 +270,8 @@ class BehaviourRuntime(DefaultRuntime):
         if needs is None or ctx.elapsed < needs.startup_seconds:
             return ()
         broken = self._unreachable(ctx, needs)
-        lines = [f"ERROR {dep.name} {dep.host}:{dep.port}: {_message(conn)}" for dep, conn in broken]
+        lines = [f"ERROR kubernetes API: {denial}" for denial in self._denied(ctx, needs)]
+        lines += [f"ERROR {dep.name} {dep.host}:{dep.port}: {_message(conn)}" for dep, conn in broken]
         failure = self._degraded(ctx, needs)
         if failure and not any(dep.required for dep, _ in broken):  # a dependency further down fails
             lines.append(f"ERROR {failure}")
@@ -312,6 +319,13 @@ class BehaviourRuntime(DefaultRuntime):
         return [(dep, conn) for dep, conn in network.dependency_health(ctx.pod, ctx.container.get("name", ""))
                 if not getattr(conn, "ok", True)]
 
+    def _denied(self, ctx: ContainerContext, needs: ContainerNeeds) -> list[str]:
+        """The 403 messages of the container's declared API requests that the cluster's RBAC denies."""
+        authorizer = getattr(self.cluster, "authorizer", None)
+        if authorizer is None or not needs.kubernetes_api:
+            return []
+        return api_denials(authorizer, ctx.pod, needs)
+
     def _degraded(self, ctx: ContainerContext, needs: ContainerNeeds) -> str | None:
         """Why the container cannot serve (a required dependency, or one further down, fails), as the network says."""
         network: NetworkView | None = getattr(self.cluster, "network", None)
@@ -330,6 +344,8 @@ class BehaviourRuntime(DefaultRuntime):
             return ProbeResult(False, f"{url}: dial tcp {host}:{port}: connect: connection refused")
         listener = next(listener for listener in listeners(ctx.pod, ctx.container) if listener.port == port)
         code = listener.paths.get(path, 404 if listener.paths else 200)
+        if kind == "readiness" and code < 400 and self._denied(ctx, needs):
+            code = 503
         if kind == "readiness" and code < 400:
             timeout = float(probe.get("timeoutSeconds") or 1)
             checked = [(dep, conn) for dep, conn in self._unreachable(ctx, needs) if dep.required and dep.readiness]

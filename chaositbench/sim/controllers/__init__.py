@@ -12,6 +12,7 @@ from .endpoints import EndpointsController
 from .endpointslice import EndpointSliceController
 from .eviction_manager import EvictionManager
 from .garbage_collector import GarbageCollector
+from .hpa import HorizontalPodAutoscalerController
 from .job import JobController
 from .kubelet import KubeletController
 from .namespace import NamespaceController
@@ -57,4 +58,5 @@ CONTROLLERS: list[Callable[["Cluster"], "Controller"]] = [
     TaintEvictionController,
     EvictionManager,
     DisruptionController,
+    HorizontalPodAutoscalerController,
 ]

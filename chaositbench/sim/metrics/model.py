@@ -22,6 +22,7 @@ from .. import clock
 from ..kinds import preferred
 from ..quantity import QuantityError, bytes_of
 from ..store import Obj
+from .cpu import CFS_PERIOD_SECONDS
 from .exposition import Family
 from .requests import RequestModel
 from .state import state_families
@@ -181,9 +182,14 @@ class ClusterMetrics:
                                                       "filesystem.", "gauge")
         fs_limit = Family("container_fs_limit_bytes", "Number of bytes that can be consumed by the container on this "
                                                       "filesystem.", "gauge")
+        periods = Family("container_cpu_cfs_periods_total", "Number of elapsed enforcement period intervals.",
+                         "counter")
+        throttled = Family("container_cpu_cfs_throttled_periods_total", "Number of throttled period intervals.",
+                           "counter")
+        families = [cpu, memory, fs_usage, fs_limit, periods, throttled]
         node = self.cluster.store.get(NODES.storage_key, "", node_name)
         if node is None:
-            return [cpu, memory, fs_usage, fs_limit]
+            return families
         total = self.usage.node(node_name)
         root = {"container": "", "id": "/", "image": "", "name": "", "namespace": "", "pod": ""}
         cpu.add({**root, "cpu": "total"}, self._integrate(("node", node_name), total.cpu_millis / 1000, now, 0.0))
@@ -210,10 +216,18 @@ class ClusterMetrics:
                         self._integrate(key, rate, now, rate * usage.running_seconds * self.usage.time_scale))
                 memory.add(labels, usage.memory_bytes)
                 fs_usage.add({**labels, "device": "/dev/sda1"}, usage.storage_bytes)
+                if usage.cpu.limit_millis:  # cAdvisor reports CFS statistics of containers with a quota
+                    per_second = 1 / CFS_PERIOD_SECONDS
+                    elapsed = usage.running_seconds * self.usage.time_scale
+                    for family, share in ((periods, 1.0), (throttled, usage.cpu.throttled_ratio)):
+                        counter_key = (*key, family.name)
+                        seen.add(counter_key)
+                        family.add(labels, int(self._integrate(counter_key, per_second * share, now,
+                                                               per_second * share * elapsed)))
         for gone in self._node_keys.get(node_name, set()) - seen:
             self._cpu.pop(gone, None)
         self._node_keys[node_name] = seen
-        return [cpu, memory, fs_usage, fs_limit]
+        return families
 
     def kubelet(self, node_name: str) -> list[Family]:
         """The node's kubelet ``/metrics``: what it runs."""

@@ -11,6 +11,13 @@ the dependency's timeout) or a 5xx answer from it makes the caller answer 502;
 successful calls go on to the dependency's Service the same way. Every HTTP
 server on the way (a container whose listeners declare paths) records what it
 answered, by Service and status code, with the latency of the whole call tree.
+A hop's own time is ``HOP_SECONDS`` plus the CPU time a request costs
+(``cpu.perRequest``). A server whose CPU demand exceeds its CPU limit by a
+factor ``s`` (:mod:`.cpu`) is saturated: it completes ``1/s`` of its requests,
+each ``s`` times slower, and answers the rest 503 from its full queue after
+``QUEUE_TIMEOUT_SECONDS`` (only the completed ones call its dependencies). The
+saturation comes from a first evaluation of the traffic, so the flow is
+evaluated twice when some server is saturated.
 
 The model also computes the traffic each pod would serve if everything were
 healthy, so usage can scale CPU by served/nominal traffic.
@@ -22,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..behaviour.needs import ContainerNeeds, Dependency, declared_needs
+from .cpu import cpu_state
 from ..kinds import preferred
 from ..store import Obj
 
@@ -34,6 +42,8 @@ SERVICES = preferred("", "Service")
 HOP_SECONDS = 0.004
 #: Seconds a refused or unresolvable connection takes to fail.
 FAIL_FAST_SECONDS = 0.001
+#: Seconds a request waits in a saturated server's queue before it is answered 503.
+QUEUE_TIMEOUT_SECONDS = 1.0
 #: Longest chain of dependencies followed (cycles stop here).
 MAX_DEPTH = 8
 TIMEOUT_WORDS = ("timeout", "timed out", "etimedout", "deadline")
@@ -103,18 +113,42 @@ class RequestModel:
     def traffic(self) -> Traffic:
         rv = self.cluster.store.rv
         if self._cache is None or self._cache[0] != rv:
-            self._cache = (rv, _Evaluation(self.cluster).run())
+            first = _Evaluation(self.cluster).run()
+            saturated = self._saturation(first)
+            self._cache = (rv, _Evaluation(self.cluster, saturated).run() if saturated else first)
         return self._cache[1]
 
     def load_factor(self, pod_uid: str) -> float:
         """Served / nominal requests of a pod (1.0 for a pod that serves no traffic when healthy)."""
-        traffic = self.traffic()
-        nominal = traffic.nominal.get(pod_uid, 0.0)
-        return min(1.0, traffic.actual.get(pod_uid, 0.0) / nominal) if nominal > 0 else 1.0
+        return _factor(self.traffic(), pod_uid)
+
+    def served_rps(self, pod_uid: str) -> float:
+        """Requests per second sent to a pod now."""
+        return self.traffic().actual.get(pod_uid, 0.0)
+
+    def _saturation(self, traffic: Traffic) -> dict[str, float]:
+        """Pod uid → demand/limit of its serving container, for the pods saturated by ``traffic``."""
+        saturated = {}
+        for pod in self.cluster.store.list(PODS.storage_key):
+            uid = pod["metadata"].get("uid", "")
+            declared = declared_needs(pod)
+            server = next((name for name, needs in declared.items() if needs.listen), None)
+            if server is None or uid not in traffic.actual:
+                continue
+            state = cpu_state(pod, server, declared[server], traffic.actual[uid], _factor(traffic, uid))
+            if state.saturation > 1:
+                saturated[uid] = state.saturation
+        return saturated
+
+
+def _factor(traffic: Traffic, pod_uid: str) -> float:
+    nominal = traffic.nominal.get(pod_uid, 0.0)
+    return min(1.0, traffic.actual.get(pod_uid, 0.0) / nominal) if nominal > 0 else 1.0
 
 
 class _Evaluation:
-    def __init__(self, cluster: "Cluster") -> None:
+    def __init__(self, cluster: "Cluster", saturation: dict[str, float] | None = None) -> None:
+        self.saturation = saturation or {}
         self.network = getattr(cluster, "network", None)
         store = cluster.store
         self.pods = [p for p in store.list(PODS.storage_key) if _alive(p)]
@@ -199,7 +233,11 @@ class _Evaluation:
         name = next((c for c, n in declared.items() if n is server), "")
         if server is None:
             return [Outcome(rps, 200, HOP_SECONDS)]
-        success, ok_seconds, fail_seconds = 1.0, HOP_SECONDS, HOP_SECONDS
+        slowdown = 1.0 if nominal else max(1.0, self.saturation.get(pod["metadata"]["uid"], 1.0))
+        queued = [Outcome(rps * (1 - 1 / slowdown), 503, QUEUE_TIMEOUT_SECONDS)] if slowdown > 1 else []
+        rps /= slowdown
+        own = (HOP_SECONDS + server.cpu_seconds_per_request) * slowdown
+        success, ok_seconds, fail_seconds = 1.0, own, own
         checked = [(d, None) for d in server.dependencies] if nominal else self._health(pod, name, server)
         for dependency, connection in checked:
             if connection is None or connection.ok:
@@ -219,7 +257,7 @@ class _Evaluation:
         outcomes = [Outcome(rps * success, 200, ok_seconds)] if success > 0 else []
         if success < 1:
             outcomes.append(Outcome(rps * (1 - success), 502, fail_seconds))
-        return outcomes
+        return outcomes + queued
 
     def _health(self, pod: Obj, container: str, needs: ContainerNeeds) -> list[tuple[Dependency, Any]]:
         """Each dependency with the network's verdict on connecting to it (None: no network model)."""

@@ -3,9 +3,11 @@
 Usage follows the declared needs (:mod:`..behaviour.needs`) and the real
 objects: a running container's memory working set is its declared working set
 plus its growth over the simulated time since the container started (a restart
-starts from the declared value again, as a new process does); its CPU is the
-declared usage scaled by the traffic it serves now relative to the traffic it
-serves when everything is healthy (:mod:`.requests`); its ephemeral storage is
+starts from the declared value again, as a new process does); its CPU is its
+demand (:mod:`.cpu`: declared idle usage plus the per-request cost of the
+traffic it is sent, or the declared usage scaled by the traffic it serves now
+relative to healthy traffic, :mod:`.requests`) capped by its CPU limit, the
+excess being throttled; its ephemeral storage is
 the declared usage plus its writes since it started (a new container gets a
 fresh writable layer). Containers that are not running use nothing. A node adds
 what its kubelet, runtime and system daemons use to the sum of its pods (memory
@@ -28,6 +30,7 @@ from ..controllers.eviction_manager import (DISK_USED_ANNOTATION, MEMORY_USED_AN
                                            NODE_MEMORY_USED)
 from ..quantity import QuantityError, bytes_of
 from ..store import Obj
+from .cpu import CpuState, cpu_state
 from .requests import RequestModel, declared_needs
 
 if TYPE_CHECKING:
@@ -35,8 +38,6 @@ if TYPE_CHECKING:
 
 PODS = preferred("", "Pod")
 NODES = preferred("", "Node")
-#: Fraction of its declared CPU a container uses with no traffic at all (runtime, GC, timers).
-IDLE_CPU_FRACTION = 0.2
 #: CPU a node uses besides its pods (kubelet, container runtime, system daemons); its own memory and disk are
 #: the eviction manager's (defaults, or the node's ``chaositbench.io/node-{memory,disk}-used`` annotations)
 NODE_SYSTEM_CPU_MILLIS = 120
@@ -51,6 +52,7 @@ class ContainerUsage:
     memory_demand_bytes: int  # what the program would hold without a limit (above the limit: OOM)
     storage_bytes: int
     running_seconds: float  # simulated seconds since the current instance started
+    cpu: CpuState = CpuState(0.0, None)  # demand against limit (throttling)
 
     @classmethod
     def zero(cls) -> "ContainerUsage":
@@ -111,11 +113,11 @@ class Usage:
         minutes = seconds / 60.0
         demand = needs.memory_bytes + int(needs.memory_growth_bytes_per_min * minutes)
         limit = memory_limit(pod, name)
-        factor = self.requests.load_factor(pod["metadata"].get("uid", ""))
-        cpu = needs.cpu_millis * (IDLE_CPU_FRACTION + (1 - IDLE_CPU_FRACTION) * factor)
+        uid = pod["metadata"].get("uid", "")
+        cpu = cpu_state(pod, name, needs, self.requests.served_rps(uid), self.requests.load_factor(uid))
         storage = needs.storage_bytes + int(needs.storage_writes_bytes_per_min * minutes)
-        return ContainerUsage(cpu_millis=cpu, memory_bytes=min(demand, limit) if limit else demand,
-                              memory_demand_bytes=demand, storage_bytes=storage, running_seconds=seconds)
+        return ContainerUsage(cpu_millis=cpu.usage_millis, memory_bytes=min(demand, limit) if limit else demand,
+                              memory_demand_bytes=demand, storage_bytes=storage, running_seconds=seconds, cpu=cpu)
 
     def containers(self, pod: Obj) -> dict[str, ContainerUsage]:
         """Usage of each regular container of ``pod``, by name."""

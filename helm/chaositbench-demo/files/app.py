@@ -23,7 +23,13 @@ the simulated cluster's behaviour model says such a container behaves:
   are dropped makes the readiness request itself last its timeout, so a probe
   with a shorter or equal timeout fails with a timeout, as on the simulated
   cluster. The liveness path answers
-  200 while the process lives.
+  200 while the process lives;
+* on each request to its readiness path it makes its declared Kubernetes API
+  requests (``kubernetesApi``) with its ServiceAccount token: while the API
+  server denies one (403), the readiness path answers 503 and the API's message
+  is logged (``ERROR kubernetes API: configmaps "x" is forbidden: ...``). Only
+  reads of core-group resources (``get``, ``list``) are made; other requests
+  are not checked on a real cluster (the simulated one authorizes them all).
 
 With ``--once`` (an init container's job) it exits 0 once the checks pass and
 its start-up time is over.
@@ -41,9 +47,12 @@ import re
 import signal
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -53,6 +62,7 @@ BINARY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 DECIMAL_UNITS = {"k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 PAGE = 4096
 CHECK_INTERVAL_S = 2.0
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
 def log(line: str) -> None:
@@ -236,8 +246,68 @@ class Dependencies:
                     and dep["name"] in self.errors]
 
 
+class KubernetesApi:
+    """The declared Kubernetes API reads, made with the pod's ServiceAccount token."""
+
+    def __init__(self, declared: list[dict[str, Any]]) -> None:
+        self.reads = [r for r in declared if not r.get("group") and r.get("verb") in ("get", "list")]
+        self.logged: set[str] = set()
+
+    def _url(self, request: dict[str, Any]) -> str:
+        host = os.environ.get("KUBERNETES_SERVICE_HOST", "kubernetes.default.svc")
+        port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+        path = f"/api/v1/namespaces/{request['namespace']}/{request['resource']}"
+        if request["verb"] == "get" and request.get("name"):
+            path += f"/{request['name']}"
+        return f"https://{host}:{port}{path}"
+
+    def denials(self) -> list[str]:
+        """The API server's messages for the declared reads it refuses now (logged once each)."""
+        if not self.reads:
+            return []
+        try:
+            with open(f"{SERVICE_ACCOUNT_DIR}/token") as handle:
+                token = handle.read().strip()
+            context = ssl.create_default_context(cafile=f"{SERVICE_ACCOUNT_DIR}/ca.crt")
+        except OSError as exc:
+            return [f"no ServiceAccount token: {exc}"]
+        found = []
+        for request in self.reads:
+            call = urllib.request.Request(self._url(request), headers={"Authorization": f"Bearer {token}"})
+            try:
+                with urllib.request.urlopen(call, context=context, timeout=2):
+                    continue
+            except urllib.error.HTTPError as exc:
+                if exc.code != 403:
+                    continue
+                try:
+                    found.append(str(json.loads(exc.read()).get("message", "forbidden")))
+                except ValueError:
+                    found.append("forbidden")
+            except OSError:
+                continue  # reaching the API server is not what this checks
+        for message in found:
+            if message not in self.logged:
+                log(f"ERROR kubernetes API: {message}")
+        self.logged = set(found)
+        return found
+
+
+def duration_seconds(value: Any) -> float:
+    """Seconds of a declared duration (``5ms``, ``0.2s`` or a number of seconds)."""
+    text = str(value).strip()
+    return float(text[:-2]) / 1000 if text.endswith("ms") else float(text.rstrip("s") or 0)
+
+
+def burn(seconds: float) -> None:
+    """Spend ``seconds`` of this thread's CPU time (a request's declared cost)."""
+    until = time.thread_time() + seconds
+    while time.thread_time() < until:
+        pass
+
+
 def http_handler(paths: dict[str, int], liveness: str | None, readiness: str | None,
-                 deps: Dependencies) -> type[BaseHTTPRequestHandler]:
+                 deps: Dependencies, cost: float, api: KubernetesApi) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "chaositbench-demo"
 
@@ -249,9 +319,10 @@ def http_handler(paths: dict[str, int], liveness: str | None, readiness: str | N
             if path == liveness:
                 code, body = 200, "ok"
             elif path == readiness:
-                checked = deps.blocking(readiness=True)
+                checked = deps.blocking(readiness=True) + api.denials()
                 code, body = (503, "not ready: " + "; ".join(checked)) if checked else (200, "ready")
             elif path in paths:
+                burn(cost)
                 code, body = (502, "bad gateway: " + "; ".join(blocking)) if blocking else (paths[path], "ok")
                 log(f"{self.command} {path} {code}")
             else:
@@ -282,12 +353,14 @@ class Accept(socketserver.BaseRequestHandler):
         """Accept the connection and close it: enough for tcpSocket probes and dependency checks."""
 
 
-def serve(listener: dict[str, Any], args: argparse.Namespace, deps: Dependencies) -> None:
+def serve(listener: dict[str, Any], args: argparse.Namespace, deps: Dependencies, cost: float,
+          api: KubernetesApi) -> None:
     port = int(listener["port"])
     paths = {str(p): int(code) for p, code in (listener.get("paths") or {}).items()}
     server: socketserver.BaseServer
     if paths:
-        server = ThreadingHTTPServer(("", port), http_handler(paths, args.liveness_path, args.readiness_path, deps))
+        server = ThreadingHTTPServer(("", port), http_handler(paths, args.liveness_path, args.readiness_path, deps,
+                                                                    cost, api))
         server.daemon_threads = True
     else:
         server = TCPListener(("", port), Accept)
@@ -318,8 +391,10 @@ def main(argv: list[str] | None = None) -> int:
     deps = Dependencies(list(needs.get("dependencies") or []))
     deps.check_once()
     threading.Thread(target=deps.run, name="dependencies", daemon=True).start()
+    cost = duration_seconds((needs.get("cpu") or {}).get("perRequest", 0))
+    api = KubernetesApi(list(needs.get("kubernetesApi") or []))
     for listener in needs.get("listen") or []:
-        serve(listener, args, deps)
+        serve(listener, args, deps, cost, api)
     threading.Event().wait()
     return 0
 

@@ -116,6 +116,16 @@ what the behaviour model of the simulated cluster reads and files/app.py honours
   "env" $env
   "files" $files
   "logs" $c.logs -}}
+{{- if $c.kubernetesApi -}}
+{{- $requests := list -}}
+{{- range $c.kubernetesApi -}}
+{{- $requests = append $requests (merge (dict "namespace" (include "demo.namespace" (dict "root" $root "name" $.name))) .) -}}
+{{- end -}}
+{{- $_ := set $app "kubernetesApi" $requests -}}
+{{- end -}}
+{{- if $c.needs.cpuPerRequest -}}
+{{- $_ := set $app.cpu "perRequest" $c.needs.cpuPerRequest -}}
+{{- end -}}
 {{- if $c.load -}}
 {{- $_ := set $app "load" (dict "rps" $c.load.rps "path" $c.load.path "port" (int $c.port)) -}}
 {{- end -}}

@@ -17,7 +17,8 @@ metadata:
     checksum/config: {{ toJson (list $c.config $c.secretEnv $c.files) | sha256sum }}
 spec:
   serviceAccountName: {{ $name }}
-  automountServiceAccountToken: false
+  # only a component that calls the Kubernetes API (kubernetesApi) gets its ServiceAccount token
+  automountServiceAccountToken: {{ not (empty $c.kubernetesApi) }}
   securityContext:
     {{- toYaml $root.Values.podSecurityContext | nindent 4 }}
   terminationGracePeriodSeconds: 30
