@@ -184,6 +184,9 @@ def _start_sim(configuration: Configuration | None, prometheus_url: str | None) 
     except (RuntimeError, AppError) as exc:
         _stop_started(kubeconfig)
         raise ActivityFailed(f"could not start the embedded simulated cluster (app {app!r}): {exc}") from exc
+    except BaseException:  # interrupted while starting (Ctrl-C): nothing of it may outlive the run
+        _stop_started(kubeconfig)
+        raise
     return Target(kind=SIM, kubeconfig=kubeconfig, context=None, server=server,
                   prometheus_url=prometheus_url or (prometheus.url if prometheus else None))
 

@@ -140,6 +140,7 @@ def test_a_real_bench_writes_results_and_report(tmp_path: Path) -> None:
 def test_a_run_past_its_time_limit_is_interrupted_released_and_reported(tmp_path: Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHAOSITBENCH_SIM_TIME_SCALE", "0.1")
+    monkeypatch.setenv("CHAOSITBENCH_SETTLE_S", "3")  # the end snapshot's settle polling precedes the rollback
     (run,) = plan(experiments_in(ROOT / "experiments", ["netpol"]), ["noop"], 1, tmp_path)
     (result,) = Runner(1, limit=lambda _: 15.0).run_all([run])
     assert result["valid"] is False and result["reason"] == "chaos run did not finish within 15 s"

@@ -26,8 +26,9 @@ from .plan import Run
 
 #: time a run may take beyond its scenario's SLA (cluster and app start, settle, rollback)
 OVERHEAD_S = 600.0
-#: how long an interrupted run may take to roll back before it is killed
-INTERRUPT_GRACE_S = 60.0
+#: how long an interrupted run may take to roll back before it is killed (the control first polls the
+#: root-cause check for up to the settle time, 60 s by default)
+INTERRUPT_GRACE_S = 120.0
 LOG_TAIL_CHARS = 2000
 
 
