@@ -232,6 +232,14 @@ def test_a_workload_the_fault_scaled_down_is_not_intact_but_not_the_agents_damag
     assert not intact and changed and collateral == []
 
 
+def test_a_requested_restart_is_needless_even_when_no_pod_could_be_replaced() -> None:
+    baseline, handover, end = _state(2, 2), _state(2, 2), _state(2, 2)  # same pods: none replaced (unschedulable)
+    end["objects"]["Deployment payments/payment"]["spec"]["template"] = {
+        "metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "now"}}}
+    collateral, intact, changed = blast_radius(baseline, handover, end, set(), {"min": 0.99}, agent_acted=True)
+    assert intact and [(c.type, c.subject) for c in collateral] == [("needless-restart", "Deployment payments/payment")]
+
+
 def test_damage_spreading_while_the_agent_does_nothing_is_the_faults_not_the_agents() -> None:
     baseline, handover = _state(2, 2), _state(2, 2)
     end = _state(2, 0, restarts=3)
