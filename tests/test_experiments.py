@@ -234,8 +234,10 @@ def test_a_workload_the_fault_scaled_down_is_not_intact_but_not_the_agents_damag
 
 def test_a_requested_restart_is_needless_even_when_no_pod_could_be_replaced() -> None:
     baseline, handover, end = _state(2, 2), _state(2, 2), _state(2, 2)  # same pods: none replaced (unschedulable)
-    end["objects"]["Deployment payments/payment"]["spec"]["template"] = {
-        "metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "now"}}}
+    for state in (baseline, handover, end):
+        state["objects"]["Deployment payments/payment"]["spec"]["template"] = {"metadata": {"labels": {"app": "p"}}}
+    end["objects"]["Deployment payments/payment"]["spec"]["template"]["metadata"]["annotations"] = {
+        "kubectl.kubernetes.io/restartedAt": "now"}
     collateral, intact, changed = blast_radius(baseline, handover, end, set(), {"min": 0.99}, agent_acted=True)
     assert intact and [(c.type, c.subject) for c in collateral] == [("needless-restart", "Deployment payments/payment")]
 
