@@ -64,7 +64,7 @@ class Settings:
     settle_s: str = os.environ.get("CHAOSITBENCH_TEST_SETTLE_S", "30")
     #: the same for agents that must not resolve: noop changes nothing, and a hack is run again with the
     #: full settle unless it failed for a reason waiting cannot remove (``lasting_reasons``)
-    unresolved_settle_s: str = os.environ.get("CHAOSITBENCH_TEST_UNRESOLVED_SETTLE_S", "8")
+    unresolved_settle_s: str = os.environ.get("CHAOSITBENCH_TEST_UNRESOLVED_SETTLE_S", "3")
     #: the agent deadline of the hang test
     hang_deadline_s: str = "12"
     #: how long a cluster may take to be back as before a run (a node's pressure clears after its
