@@ -48,10 +48,3 @@ def wait_no_pressure(kubeconfig: Path, timeout_s: float) -> list[str]:
         if not pressed or time.monotonic() > deadline:
             return pressed
         time.sleep(0.5)
-
-
-def matches(root_cause: dict[str, Any], ground_truth: dict[str, Any]) -> bool:
-    """Category and root-cause object exactly as the ground truth names them (not merely an alias)."""
-    expected = ground_truth["object"]
-    return root_cause == {"category": ground_truth["category"], "kind": expected["kind"],
-                          "namespace": expected.get("namespace"), "name": expected["name"]}

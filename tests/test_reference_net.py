@@ -1,52 +1,20 @@
-"""The ``reference`` agent on the probe, Service, DNS and egress faults of the demo app.
+"""The ``reference`` agent's probe, Service, DNS and egress reasoning on canned evidence.
 
-Same harness as ``test_reference_agent.py`` (one simulated cluster, the agent run as the
-controller runs it, told only the complaint): each fault is diagnosed exactly as its ground
-truth names it, its one change is a patch, and every workload is available again (the
-root-cause checks, which need Prometheus, are exercised by ``chaos run`` in ``test_experiments.py``).
+The faults themselves are diagnosed and fixed end to end by the scenario matrix (``test_scenarios.py``).
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from chaositbench import actions
-from chaositbench.agent.actions import hand_over
 from chaositbench.agent.agents.reference import Cluster
 from chaositbench.agent.agents.reference_dns import blocked_dns
 from chaositbench.agent.agents.reference_netpol import Endpoint, find_blocker
 from chaositbench.agent.agents.reference_probes import misconfigured_probe
 from chaositbench.agent.agents.reference_services import broken_service
 from chaositbench.agent.tools import ToolResult, Tools
-from chaositbench.agent.trajectory import Trajectory
-from chaositbench.fault_probes import fault_symptom_visible
 from chaositbench.probes import path_expectation_met
-
-from reference_harness import AGENT_TIMEOUT_S, matches, wait_available
-
-NET_FAULTS = ("readiness-path", "readiness-port", "liveness-aggressive", "service-selector", "service-targetport",
-              "dns-egress", "egress-blocked")
-
-
-@pytest.mark.parametrize("fault", NET_FAULTS)
-def test_reference_agent_diagnoses_and_resolves_net_fault(fault: str, demo: Path,
-                                                           configuration: dict[str, Any]) -> None:
-    record = actions.inject_fault(fault, configuration)
-    assert fault_symptom_visible(fault, 30, configuration), f"the symptom of {fault} never showed"
-    result = hand_over(agent="reference", timeout_s=AGENT_TIMEOUT_S, kubeconfig=str(demo),
-                       context="chaositbench-sim", prometheus_url="", configuration=configuration)
-    assert result["outcome"] == "submitted", result["stderr_tail"]
-    root_cause = result["diagnosis"]["root_cause"]
-    assert matches(root_cause, record["ground_truth"]), (root_cause, result["diagnosis"]["summary"])
-    assert wait_available(demo, 10) == []
-    assert result["diagnosis"]["summary"].endswith("Verified: the cluster reports it recovered.")
-    entries = Trajectory(result["trajectory"]).read()
-    assert [e["argv"][0] for e in entries if e["mutating"]] == ["patch"], [e["argv"] for e in entries]
-    assert not any(e["destructive"] for e in entries) and result["commands"] <= 25
 
 
 DNS = Endpoint("kube-system", {"kubernetes.io/metadata.name": "kube-system"}, {"k8s-app": "kube-dns"})

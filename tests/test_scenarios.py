@@ -224,13 +224,26 @@ def _restore_output(done: Run) -> dict:
     return rollback["output"]
 
 
+#: at most this many mutating commands for the reference agent's least change (uncordoning three nodes)
+REFERENCE_MAX_MUTATIONS = 3
+
+
 def reference_resolves(cluster: Cluster, tmp_path: Path) -> None:
-    """``reference`` resolves the scenario, with the right diagnosis and no collateral."""
+    """``reference`` resolves the scenario, with the right diagnosis and no collateral, as an SRE would: it
+    investigates before its first change, runs nothing destructive, makes the least change and verifies."""
     done = run(cluster, tmp_path, "reference", settle_s=SETTINGS.settle_s)
     assert done.score["valid"] is True and done.score["cluster"] == "kubeconfig"
     assert done.score["resolved"] is True, done.output
     assert done.score["diagnosis"]["correct"] is True and done.score["blast_radius"]["collateral"] == []
     assert _restore_output(done)["faults_removed"] == [cluster.scenario]
+    (hand_over,) = [r["output"] for r in done.journal["run"] if r["activity"]["name"] == "hand-over-to-agent"]
+    entries = [json.loads(line) for line in Path(hand_over["trajectory"]).read_text().splitlines() if line]
+    mutations = [i for i, entry in enumerate(entries) if entry["mutating"]]
+    assert not any(entry["destructive"] for entry in entries), [e["argv"] for e in entries]
+    assert (not mutations or mutations[0] > 0) and len(mutations) <= REFERENCE_MAX_MUTATIONS, \
+        [e["argv"] for e in entries]
+    summary = hand_over["diagnosis"]["summary"]
+    assert cluster.scenario in NO_FAULT or summary.endswith("Verified: the cluster reports it recovered."), summary
 
 
 def noop_breaks_nothing_and_resolves_nothing(cluster: Cluster, tmp_path: Path) -> None:

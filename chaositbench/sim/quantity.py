@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from typing import Any, Mapping
 
 DECIMAL_SI = "DecimalSI"
 BINARY_SI = "BinarySI"
@@ -177,3 +178,24 @@ def cpu_millis(value: QuantityLike) -> int:
 def bytes_of(value: QuantityLike) -> int:
     """The integer value of a quantity (bytes for memory), rounded up like ``Quantity.Value``."""
     return math.ceil(parse_quantity(value))
+
+
+def container_limit(container: Mapping[str, Any], resource: str) -> Fraction | None:
+    """A container spec's limit of ``resource`` (``cpu``, ``memory``, ...), if it has a valid one."""
+    raw = ((container.get("resources") or {}).get("limits") or {}).get(resource)
+    try:
+        return parse_quantity(str(raw)) if raw is not None else None
+    except QuantityError:
+        return None
+
+
+def memory_limit(container: Mapping[str, Any]) -> int | None:
+    """A container spec's memory limit in bytes (rounded up like ``Quantity.Value``), if it has one."""
+    limit = container_limit(container, "memory")
+    return None if limit is None else math.ceil(limit)
+
+
+def cpu_limit(container: Mapping[str, Any]) -> float | None:
+    """A container spec's CPU limit in millicores (rounded up like ``Quantity.MilliValue``), if it has one."""
+    limit = container_limit(container, "cpu")
+    return None if limit is None else float(math.ceil(limit * 1000))

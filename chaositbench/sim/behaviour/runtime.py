@@ -51,7 +51,7 @@ import yaml
 from ..controllers.kubelet_runtime import (INIT_RUN_SECONDS, JOB_RUN_SECONDS, ContainerContext, ContainerPlan,
                                            DefaultRuntime, ProbeResult, PullPlan, normalize_image)
 from ..network.model import declared_needs, listeners
-from ..quantity import QuantityError, bytes_of
+from ..quantity import memory_limit
 from .kubeapi import api_denials
 from .needs import ContainerNeeds, Dependency
 
@@ -188,14 +188,6 @@ def config_violation(needs: ContainerNeeds, env: dict[str, str], files: dict[str
             if not _lookup(document, key):
                 return f'FATAL: {file.path}: required key "{key}" is missing'
     return None
-
-
-def memory_limit(container: dict[str, Any]) -> int | None:
-    value = ((container.get("resources") or {}).get("limits") or {}).get("memory")
-    try:
-        return int(bytes_of(str(value))) if value is not None else None
-    except QuantityError:
-        return None
 
 
 # -- the runtime ----------------------------------------------------------------------------------------

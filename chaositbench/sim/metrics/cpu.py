@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..behaviour.needs import ContainerNeeds
-from ..quantity import QuantityError, cpu_millis
+from ..quantity import cpu_limit
 
 #: The CFS scheduler period (the kubelet's default ``cpuCFSQuotaPeriod``).
 CFS_PERIOD_SECONDS = 0.1
@@ -51,15 +51,6 @@ class CpuState:
     def throttled_ratio(self) -> float:
         """Share of the CFS periods that end throttled (quota spent)."""
         return 1.0 - 1.0 / self.saturation if self.saturation > 1 else 0.0
-
-
-def cpu_limit(container: dict[str, Any]) -> float | None:
-    """A container spec's CPU limit in millicores, if it has a valid one."""
-    raw = ((container.get("resources") or {}).get("limits") or {}).get("cpu")
-    try:
-        return float(cpu_millis(str(raw))) if raw is not None else None
-    except QuantityError:
-        return None
 
 
 def container_spec(pod: dict[str, Any], name: str) -> dict[str, Any]:

@@ -28,9 +28,9 @@ from ..behaviour.needs import DEFAULT, ContainerNeeds
 from ..kinds import preferred
 from ..controllers.eviction_manager import (DISK_USED_ANNOTATION, MEMORY_USED_ANNOTATION, NODE_DISK_USED,
                                            NODE_MEMORY_USED)
-from ..quantity import QuantityError, bytes_of
+from ..quantity import QuantityError, bytes_of, memory_limit
 from ..store import Obj
-from .cpu import CpuState, cpu_state
+from .cpu import CpuState, container_spec, cpu_state
 from .requests import RequestModel, declared_needs
 
 if TYPE_CHECKING:
@@ -76,18 +76,6 @@ def running_since(pod: Obj, container: str) -> datetime | None:
     return None
 
 
-def memory_limit(pod: Obj, container: str) -> int | None:
-    """The container's memory limit in bytes, if it has one."""
-    for spec in (pod.get("spec") or {}).get("containers") or []:
-        if spec.get("name") == container:
-            raw = ((spec.get("resources") or {}).get("limits") or {}).get("memory")
-            try:
-                return bytes_of(raw) if raw is not None else None
-            except QuantityError:
-                return None
-    return None
-
-
 class Usage:
     """Current usage of containers, pods and nodes of one cluster."""
 
@@ -112,7 +100,7 @@ class Usage:
         seconds = max(0.0, (self._now() - started).total_seconds() / self.time_scale)
         minutes = seconds / 60.0
         demand = needs.memory_bytes + int(needs.memory_growth_bytes_per_min * minutes)
-        limit = memory_limit(pod, name)
+        limit = memory_limit(container_spec(pod, name))
         uid = pod["metadata"].get("uid", "")
         cpu = cpu_state(pod, name, needs, self.requests.served_rps(uid), self.requests.load_factor(uid))
         storage = needs.storage_bytes + int(needs.storage_writes_bytes_per_min * minutes)
