@@ -37,7 +37,7 @@ from .catalog import load_fault
 from .experiment import fault_of
 from .faults import DECLARED_KINDS, normalized, read_record, restore, run_dir
 from .probes import (BASELINE_FILE, catalog_entry, failed_root_cause_checks, poll, query, slo_values,
-                     unhealthy_workloads, within, workload_state)
+                     slo_window_seconds, unhealthy_workloads, within, workload_state)
 from .scoring import Collateral, Command, RunFacts, score
 
 __all__ = ["before_experiment_control", "before_activity_control", "before_rollback_control",
@@ -173,10 +173,15 @@ FAULT_VISIBLE_TIMEOUT_S = 30.0
 
 def before_activity_control(context: dict[str, Any], configuration: Configuration = None,
                             secrets: Secrets = None, **kwargs: Any) -> None:
-    """Before the hand-over: wait until the root-cause check itself sees the fault (Prometheus may lag the
-    API by a scrape), then snapshot what the fault has broken so far. A no-fault scenario has no root cause
-    to see: its checks state that the app is healthy, and nothing is awaited."""
-    if (context.get("provider") or {}).get("func") == "hand_over" and "target" in _run:
+    """Before the injection: note its time. Before the hand-over: wait until the root-cause check itself
+    sees the fault (Prometheus may lag the API by a scrape) and one SLO window has passed since the
+    injection (so the hand-over's SLO values already hold what the fault broke, and only what breaks
+    afterwards counts against the agent), then snapshot what the fault has broken so far. A no-fault
+    scenario has no root cause to see: its checks state that the app is healthy, and nothing is awaited."""
+    func = (context.get("provider") or {}).get("func")
+    if func == "inject_fault":
+        _run["injected"] = time.monotonic()
+    if func == "hand_over" and "target" in _run:
         if _run.get("no_fault"):
             _run["handover"] = snapshot(_run["target"], _run["namespaces"], configuration)
             return
@@ -189,6 +194,8 @@ def before_activity_control(context: dict[str, Any], configuration: Configuratio
         if not poll(seen, FAULT_VISIBLE_TIMEOUT_S if _run.get("fault") else 0.0):
             logger.warning("chaositbench: the root-cause check does not see fault %s before the hand-over",
                            _run["fault"])
+        if "injected" in _run:
+            time.sleep(max(0.0, _run["injected"] + slo_window_seconds(configuration) - time.monotonic()))
         _run["handover"] = snapshot(_run["target"], _run["namespaces"], configuration)
 
 

@@ -41,6 +41,8 @@ QUERY_TIMEOUT_S = 10.0
 SLO_WINDOW_PLACEHOLDER = "$slo_window"
 DEFAULT_SLO_WINDOW = "15s"
 _DURATION = re.compile(r"(?:[0-9]+(?:ms|s|m|h|d|w|y))+")
+_DURATION_PART = re.compile(r"([0-9]+)(ms|s|m|h|d|w|y)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 WORKLOAD_KINDS = (("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"))
 
 
@@ -100,6 +102,11 @@ def slo_window(configuration: Configuration | None = None) -> str:
         raise ActivityFailed(f"SLO window {value!r} (chaositbench_slo_window / CHAOSITBENCH_SLO_WINDOW) is not a "
                              "Prometheus duration such as 15s, 3s or 1m30s")
     return value
+
+
+def slo_window_seconds(configuration: Configuration | None = None) -> float:
+    """:func:`slo_window` in seconds (``1m30s`` → 90)."""
+    return sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(slo_window(configuration)))
 
 
 def poll(check: Callable[[], bool], timeout_s: float | str) -> bool:

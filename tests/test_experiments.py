@@ -25,7 +25,7 @@ from chaoslib.exceptions import ActivityFailed
 
 from chaositbench.catalog import catalog_dir, fault_ids, load_fault
 from chaositbench.experiment import render
-from chaositbench.probes import catalog_entry, expectation_met, query, slo_window, values_at
+from chaositbench.probes import slo_window_seconds, catalog_entry, expectation_met, query, slo_window, values_at
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENTS = sorted((ROOT / "experiments").glob("*.json"))
@@ -136,8 +136,9 @@ def test_the_slo_window_comes_from_the_configuration_and_must_be_a_promql_durati
     monkeypatch.delenv("CHAOSITBENCH_SLO_WINDOW", raising=False)
     assert slo_window(None) == "15s"
     monkeypatch.setenv("CHAOSITBENCH_SLO_WINDOW", "1m30s")
-    assert slo_window(None) == "1m30s"
+    assert slo_window(None) == "1m30s" and slo_window_seconds(None) == 90
     assert slo_window({"chaositbench_slo_window": "3s"}) == "3s"  # the configuration wins
+    assert slo_window_seconds({"chaositbench_slo_window": "1s500ms"}) == 1.5
     with pytest.raises(ActivityFailed, match="'3 seconds' .* is not a Prometheus duration"):
         slo_window({"chaositbench_slo_window": "3 seconds"})
     for name, entry in yaml.safe_load((ROOT / "probes" / "slo.yaml").read_text()).items():
