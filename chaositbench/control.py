@@ -40,7 +40,7 @@ from .probes import (BASELINE_FILE, catalog_entry, failed_root_cause_checks, pol
                      slo_window_seconds, unhealthy_workloads, within, workload_state)
 from .scoring import Collateral, Command, RunFacts, score
 
-__all__ = ["before_experiment_control", "before_activity_control", "before_rollback_control",
+__all__ = ["before_experiment_control", "before_activity_control", "after_activity_control", "before_rollback_control",
            "after_experiment_control"]
 
 logger = logging.getLogger("chaostoolkit")
@@ -199,13 +199,21 @@ def before_activity_control(context: dict[str, Any], configuration: Configuratio
         _run["handover"] = snapshot(_run["target"], _run["namespaces"], configuration)
 
 
+def after_activity_control(context: dict[str, Any], state: dict[str, Any] | None = None,
+                           configuration: Configuration = None, secrets: Secrets = None, **kwargs: Any) -> None:
+    """After the hand-over: note whether it finished (the agent submitted, gave up or ran out of time)."""
+    if (context.get("provider") or {}).get("func") == "hand_over":
+        _run["handed_over"] = (state or {}).get("status") == "succeeded"
+
+
 def before_rollback_control(context: Experiment, configuration: Configuration = None,
                             secrets: Secrets = None, **kwargs: Any) -> None:
     """Before the rollbacks undo the fault: the root-cause check (polled for up to configuration
-    ``chaositbench_settle_s`` seconds), then the end snapshot."""
+    ``chaositbench_settle_s`` seconds once the hand-over finished; checked once when the run was
+    interrupted during it, so that the rollback is not held up), then the end snapshot."""
     if "baseline" not in _run or "handover" not in _run:
         return
-    settle = float((configuration or {}).get("chaositbench_settle_s") or 0)
+    settle = float((configuration or {}).get("chaositbench_settle_s") or 0) if _run.get("handed_over") else 0.0
     failures: list[str] = []
 
     def gone() -> bool:  # some causes take a while to clear once fixed (a disk, a rate window)

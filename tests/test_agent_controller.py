@@ -126,6 +126,7 @@ def test_the_agent_does_not_inherit_the_operators_settings(kubeconfig: Path, sho
     monkeypatch.setenv("CHAOSITBENCH_KUBECONFIG", str(kubeconfig))
     monkeypatch.setenv("CHAOSITBENCH_RUN_DIR", str(tmp_path))
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    monkeypatch.setenv("CHAOSITBENCH_OPENAI_MAX_STEPS", "7")  # a built-in agent's own setting passes through
     seen = tmp_path / "env.json"
     result = run(kubeconfig, tmp_path, script(tmp_path, f"""
         import json, os
@@ -135,6 +136,7 @@ def test_the_agent_does_not_inherit_the_operators_settings(kubeconfig: Path, sho
     env = json.loads(seen.read_text())
     assert "CHAOSITBENCH_KUBECONFIG" not in env and "CHAOSITBENCH_RUN_DIR" not in env
     assert env["KUBECONFIG"] != str(kubeconfig) and Path(env["CHAOSITBENCH_INCIDENT"]).exists()
+    assert env["CHAOSITBENCH_OPENAI_MAX_STEPS"] == "7"
 
 
 def alive(pid: int, within_s: float = 2.0) -> bool:

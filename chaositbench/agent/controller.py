@@ -85,13 +85,16 @@ def agent_timeout(timeout_s: float | None, sla_s: float) -> float:
 
 #: the run's own settings (admin kubeconfig, run directory with the fault record): never an agent's business
 OPERATOR_ENV_PREFIX = "CHAOSITBENCH_"
+#: ... except the built-in agents' own settings (openai_agent: step budget; mcp_agent: port, client command)
+AGENT_SETTING_PREFIXES = ("CHAOSITBENCH_OPENAI_", "CHAOSITBENCH_MCP_")
 
 
 def agent_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """The environment an agent inherits: this process's, without KUBECONFIG and the operator's ``CHAOSITBENCH_*``
-    settings (the controller then adds the agent's own: its kubeconfig, incident, diagnosis path, ...)."""
+    settings but the agents' own (the controller then adds the agent's files: its kubeconfig, incident, ...)."""
     return {key: value for key, value in environ.items()
-            if key != "KUBECONFIG" and not key.startswith(OPERATOR_ENV_PREFIX)}
+            if key != "KUBECONFIG" and (not key.startswith(OPERATOR_ENV_PREFIX)
+                                        or key.startswith(AGENT_SETTING_PREFIXES))}
 
 
 def real_kubectl() -> str:
