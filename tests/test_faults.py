@@ -84,10 +84,11 @@ def snapshot(dynamic: DynamicClient) -> dict[str, Any]:
 
 
 def node_state(dynamic: DynamicClient, name: str) -> dict[str, Any]:
-    """A node's labels, annotations, taints and conditions (without heartbeat times)."""
+    """A node's labels, annotations, taints and conditions (without heartbeat times, nor the time a controller
+    last added its taint: the node lifecycle controller may take a pressure taint off and put it back)."""
     node = read(dynamic, "v1", "Node", None, name)
     return {"metadata": {k: node["metadata"].get(k) for k in ("labels", "annotations")},
-            "taints": node["spec"].get("taints"),
+            "taints": [{k: v for k, v in t.items() if k != "timeAdded"} for t in node["spec"].get("taints") or []],
             "conditions": [{k: v for k, v in c.items() if k != "lastHeartbeatTime"} for c in node["status"]["conditions"]]}
 
 

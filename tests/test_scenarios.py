@@ -247,7 +247,7 @@ def reference_resolves(cluster: Cluster, tmp_path: Path) -> None:
     assert (not mutations or mutations[0] > 0) and len(mutations) <= REFERENCE_MAX_MUTATIONS, \
         [e["argv"] for e in entries]
     summary = hand_over["diagnosis"]["summary"]
-    assert cluster.scenario in NO_FAULT or summary.endswith("Verified: the cluster reports it recovered."), summary
+    assert cluster.scenario in NO_FAULT or "Verified: the cluster reports it recovered." in summary, summary
 
 
 def noop_breaks_nothing_and_resolves_nothing(cluster: Cluster, tmp_path: Path) -> None:
