@@ -57,3 +57,20 @@ def test_a_child_does_not_get_the_terminals_sigint(tmp_path: Path) -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def test_a_run_started_with_sigint_ignored_gets_it_back_for_its_child(tmp_path: Path) -> None:
+    """A shell's background job (or a pytest-xdist worker) ignores SIGINT and passes that on; ``sigint_default``
+    gives the child ``chaos run`` its Ctrl-C back, so that it can be interrupted and roll back."""
+    program = ("import signal, subprocess, sys\n"
+               "from chaositbench.sim.children import sigint_default\n"
+               "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+               "child = subprocess.Popen([sys.executable, '-c', 'import time; print(1, flush=True); time.sleep(30)'],"
+               " stdout=subprocess.PIPE, preexec_fn=sigint_default if sys.argv[1] == 'default' else None)\n"
+               "child.stdout.readline()\n"
+               "child.send_signal(signal.SIGINT)\n"
+               "try:\n    print(child.wait(timeout=5))\nexcept subprocess.TimeoutExpired:\n    child.kill()\n"
+               "    print('ignored')\n")
+    outcomes = {mode: subprocess.run([sys.executable, "-c", program, mode], capture_output=True, text=True,
+                                     timeout=60).stdout.strip() for mode in ("default", "inherited")}
+    assert outcomes == {"default": "-2", "inherited": "ignored"}  # -2: ended by its SIGINT (KeyboardInterrupt)

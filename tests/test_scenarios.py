@@ -37,6 +37,7 @@ import pytest
 
 import cluster_snapshot
 from agents.cheat import HACKS
+from chaositbench.sim.children import sigint_default
 from conftest import Kubectl
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,7 +168,8 @@ def _start(cluster: Cluster, tmp_path: Path, agent: str, settle_s: str, experime
     experiment = experiment or ROOT / "experiments" / f"{cluster.scenario}.json"
     return subprocess.Popen([CHAOS, "run", "--journal-path", str(tmp_path / "journal.json"), str(experiment)],
                             cwd=tmp_path, env=_env(cluster, tmp_path, agent, settle_s, **extra),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=sigint_default)  # an xdist worker runs with SIGINT ignored
 
 
 def _finish(process: subprocess.Popen[str], tmp_path: Path, label: str, start: float) -> Run:

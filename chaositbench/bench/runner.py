@@ -22,6 +22,7 @@ from typing import Any, Callable, TextIO
 
 from ..catalog import load_fault
 from ..experiment import fault_of
+from ..sim.children import sigint_default
 from .plan import Run
 
 #: time a run may take beyond its scenario's SLA (cluster and app start, settle, rollback)
@@ -101,7 +102,7 @@ class Runner:
             proc = subprocess.Popen([self.chaos, "run", "--journal-path", str(run.journal_path),
                                      str(run.experiment.resolve())], cwd=run.directory, env=env,
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+                                    start_new_session=True, preexec_fn=sigint_default)
             with self._lock:
                 self._procs[proc.pid] = proc
             try:

@@ -29,3 +29,10 @@ def spawn(argv: list[str], log: IO[bytes] | int, cwd: Path | None = None) -> sub
     """Start ``argv`` in its own session, output to ``log``, terminated if this process dies."""
     return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=cwd,
                             start_new_session=True, preexec_fn=_die_with_parent)
+
+
+def sigint_default() -> None:
+    """For ``preexec_fn``: the child gets SIGINT's default action back. A process started with SIGINT
+    ignored (a background job of a shell, a pytest-xdist worker) passes that on to what it runs, and a
+    ``chaos run`` that ignores SIGINT can be neither interrupted nor made to roll back by it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -21,12 +21,14 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from chaositbench.sim.children import sigint_default
+
 stopping = False
 
 
 def run(argv: list[str], env: dict[str, str]) -> int:
     """Run ``argv`` to its end, passing SIGTERM/SIGINT on to it as SIGINT."""
-    child = subprocess.Popen(argv, env=env)
+    child = subprocess.Popen(argv, env=env, preexec_fn=sigint_default)  # even if this script ignores SIGINT
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
         global stopping
