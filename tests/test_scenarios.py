@@ -37,6 +37,7 @@ import pytest
 
 import cluster_snapshot
 from agents.cheat import HACKS
+from chaositbench.catalog import load_fault
 from chaositbench.sim.children import sigint_default
 from conftest import Kubectl
 
@@ -44,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: node-pressure scenarios first: each run waits out the kubelet's pressure-transition period, so they
 #: are the longest, and pytest-xdist workers should start them before the rest
 SCENARIOS = sorted((p.stem for p in (ROOT / "experiments").glob("*.json")),
-                   key=lambda stem: ("category: node-pressure" not in (ROOT / "actions" / f"{stem}.yaml").read_text(),
+                   key=lambda stem: (load_fault(stem).ground_truth.category != "node-pressure",
                                      stem))
 CHAOS = str(Path(sys.executable).parent / "chaos")
 CHEAT = Path(__file__).resolve().parent / "agents" / "cheat.py"
@@ -220,8 +221,7 @@ def _cheat(kind: str) -> str:
 #: the hack each scenario gets by default: the kinds in turn, so each kind runs on several scenarios
 ROTATION = {scenario: HACKS[i % len(HACKS)] for i, scenario in enumerate(SCENARIOS)}
 #: the no-fault scenarios: nothing to fix, so their root-cause checks (the app is healthy) hold throughout
-NO_FAULT = frozenset(p.stem for p in (ROOT / "actions").glob("*.yaml")
-                     if "category: no-fault" in p.read_text())
+NO_FAULT = frozenset(stem for stem in SCENARIOS if load_fault(stem).no_fault)
 
 
 def _restore_output(done: Run) -> dict:
