@@ -100,7 +100,9 @@ DIAL_TIMEOUT = re.compile(r"(?:^|\s)(?P<host>[A-Za-z0-9.-]+):(?P<port>\d+): dial
 UNITS = {"Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3, "Ti": 1024 ** 4, "k": 1000, "M": 1000 ** 2, "G": 1000 ** 3}
 DEADLINE_MARGIN_S = 5.0
 MONITORING_LAG_S = 15.0  # how long the monitoring may take to see what the API already shows
-MONITORING_POLL_S = 1.0
+MONITORING_POLL_S = 0.5
+#: how many of a container's last log lines the survey reads
+LOG_TAIL = 50
 # a node's root filesystem still above the kubelet's nodefs.available<10% eviction threshold (cAdvisor)
 DISK_FULL = {"DiskPressure": 'max(container_fs_usage_bytes{{id="/",node="{node}"}})'
                              ' / max(container_fs_limit_bytes{{id="/",node="{node}"}}) > 0.9'}
@@ -160,12 +162,29 @@ class Cluster:
         for namespace in namespaces:
             self.items += self._get_json("get", "pods,deploy,rs,sts,svc,netpol", "-n", namespace, "-o", "json")
         self.nodes = self._get_json("get", "nodes", "-o", "json")
+        self._events: dict[str, list[Obj]] = {}
+        self._logs: dict[tuple[str, str, str | None, bool], str] = {}
 
     def _get_json(self, *args: str) -> list[Obj]:
         result = self.tools.kubectl(*args)
         if not result.ok:
             raise NoFinding(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
         return json.loads(result.stdout).get("items", [])
+
+    def events(self, namespace: str) -> list[Obj]:
+        """The Events of ``namespace`` (none if unreadable), read once per survey."""
+        if namespace not in self._events:
+            result = self.tools.kubectl("get", "events", "-n", namespace, "-o", "json")
+            self._events[namespace] = json.loads(result.stdout).get("items", []) if result.ok else []
+        return self._events[namespace]
+
+    def logs(self, pod: Obj, container: str | None = None, previous: bool = False) -> str:
+        """The last ``LOG_TAIL`` lines of a pod's (container's, previous instance's) logs, read once per survey."""
+        key = (pod["metadata"]["namespace"], pod["metadata"]["name"], container, previous)
+        if key not in self._logs:
+            self._logs[key] = self.tools.logs(key[0], key[1], container=container, previous=previous,
+                                              tail=LOG_TAIL).stdout
+        return self._logs[key]
 
     def of_kind(self, kind: str, namespace: str | None = None) -> list[Obj]:
         return [i for i in self.items if i["kind"] == kind
@@ -366,9 +385,8 @@ class ReferenceAgent:
                 if waiting.get("reason") != "CrashLoopBackOff" and not (status.get("lastState") or {}).get("terminated"):
                     continue
                 seen.add(workload)
-                logs = cluster.tools.logs(pod["metadata"]["namespace"], pod["metadata"]["name"],
-                                          container=status["name"], previous=True, tail=50)
-                match = FATAL_ONE_OF.search(logs.stdout) or FATAL_PATTERN.search(logs.stdout)
+                logs = cluster.logs(pod, container=status["name"], previous=True)
+                match = FATAL_ONE_OF.search(logs) or FATAL_PATTERN.search(logs)
                 if match:
                     return self._fix_env(cluster, workload, status["name"], match)
         return None
@@ -438,8 +456,7 @@ class ReferenceAgent:
 
     def _blocked_dependency(self, cluster: Cluster) -> Finding | None:
         for pod, workload in cluster.running_not_ready():
-            logs = cluster.tools.logs(pod["metadata"]["namespace"], pod["metadata"]["name"], tail=50)
-            for match in DIAL_TIMEOUT.finditer(logs.stdout):
+            for match in DIAL_TIMEOUT.finditer(cluster.logs(pod)):
                 finding = self._admit_flow(cluster, pod, workload, match.group("host"), int(match.group("port")),
                                            match.group("net").upper())
                 if finding is not None:

@@ -207,7 +207,7 @@ def _failed_creates(cluster: base.Cluster, workload: Workload) -> list[str]:
         if not revisions:
             return []
         owner = ("ReplicaSet", revisions[0]["metadata"]["name"])
-    events = [e for e in _events(cluster, namespace) if e.get("reason") == "FailedCreate"
+    events = [e for e in cluster.events(namespace) if e.get("reason") == "FailedCreate"
               and (e["involvedObject"].get("kind"), e["involvedObject"].get("name")) == owner]
     events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "", reverse=True)
     return [e.get("message") or "" for e in events]
@@ -218,7 +218,7 @@ def _failed_creates(cluster: base.Cluster, workload: Workload) -> list[str]:
 def _replicas_before(cluster: base.Cluster, deployment: Obj) -> tuple[int | None, str]:
     """The replicas the Deployment had before it went to 0, and where that was read."""
     namespace, name = deployment["metadata"]["namespace"], deployment["metadata"]["name"]
-    events = sorted((e for e in _events(cluster, namespace) if e.get("reason") == "ScalingReplicaSet"
+    events = sorted((e for e in cluster.events(namespace) if e.get("reason") == "ScalingReplicaSet"
                      and e["involvedObject"].get("kind") == "Deployment" and e["involvedObject"].get("name") == name),
                     key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "", reverse=True)
     for event in events:
@@ -236,11 +236,6 @@ def _replicas_before(cluster: base.Cluster, deployment: Obj) -> tuple[int | None
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-def _events(cluster: base.Cluster, namespace: str) -> list[Obj]:
-    result = cluster.tools.kubectl("get", "events", "-n", namespace, "-o", "json")
-    return json.loads(result.stdout).get("items", []) if result.ok else []
-
 
 def _undo_if_only(cluster: base.Cluster, workload: Workload, strip: Callable[[Obj], Any]) -> bool:
     """``rollout undo`` to the previous revision if the current pod template differs from it only in

@@ -28,7 +28,7 @@ def blocked_dns(cluster: "reference.Cluster") -> "reference.Finding | None":
     namespace_labels: dict[str, dict[str, str]] | None = None
     for pod, _ in cluster.running_not_ready():
         namespace, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
-        match = DNS_LOOKUP_TIMEOUT.search(cluster.tools.logs(namespace, name, tail=50).stdout)
+        match = DNS_LOOKUP_TIMEOUT.search(cluster.logs(pod))
         if match is None:
             continue
         namespace_labels = namespace_labels or cluster.namespace_labels()

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 
 Obj = dict[str, Any]
 Workload = tuple[str, str, str]  # (kind, namespace, name)
-LOG_TAIL = 50
 
 
 @dataclass(frozen=True)
@@ -76,9 +75,8 @@ def crashed(cluster: "Cluster", init: bool) -> Iterator[tuple[Stuck, str]]:
             if is_init != init or not (reason == "CrashLoopBackOff" or last.get("exitCode") or current.get("exitCode")):
                 continue
             seen.add(workload)
-            logs = cluster.tools.logs(pod["metadata"]["namespace"], pod["metadata"]["name"],
-                                      container=status["name"], previous=bool(last) and not current, tail=LOG_TAIL)
-            yield Stuck(pod, workload, status["name"], is_init, reason or "Error"), logs.stdout
+            logs = cluster.logs(pod, container=status["name"], previous=bool(last) and not current)
+            yield Stuck(pod, workload, status["name"], is_init, reason or "Error"), logs
             break
 
 

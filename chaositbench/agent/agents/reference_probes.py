@@ -37,23 +37,14 @@ PROBE_FIELDS = {"readiness": "readinessProbe", "liveness": "livenessProbe"}
 
 def misconfigured_probe(cluster: "reference.Cluster") -> "reference.Finding | None":
     """The first workload whose not-ready or restarting pods fail a probe that is itself wrong, fixed."""
-    events: dict[str, list[Obj]] = {}
     for pod, workload in cluster.running_not_ready():
-        namespace = pod["metadata"]["namespace"]
-        if namespace not in events:
-            events[namespace] = _events(cluster, namespace)
-        mine = [e for e in events[namespace] if (e.get("involvedObject") or {}).get("name") == pod["metadata"]["name"]]
+        mine = [e for e in cluster.events(pod["metadata"]["namespace"]) if (e.get("involvedObject") or {}).get("name") == pod["metadata"]["name"]]
         for container in (pod.get("spec") or {}).get("containers") or []:
             finding = (_liveness(cluster, workload, container, mine) or
                        _readiness(cluster, workload, container, mine))
             if finding is not None:
                 return finding
     return None
-
-
-def _events(cluster: "reference.Cluster", namespace: str) -> list[Obj]:
-    result = cluster.tools.kubectl("get", "events", "-n", namespace, "-o", "json")
-    return json.loads(result.stdout).get("items", []) if result.ok else []
 
 
 def _messages(events: list[Obj], container: str, reason: str) -> list[str]:

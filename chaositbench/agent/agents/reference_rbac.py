@@ -54,8 +54,7 @@ def rbac_denied(cluster: "Cluster") -> "Finding | None":
         if ready or status.get("phase") != "Running" or workload is None or workload in seen:
             continue
         seen.add(workload)
-        logs = cluster.tools.logs(pod["metadata"]["namespace"], pod["metadata"]["name"], tail=50)
-        match = FORBIDDEN.search(logs.stdout)
+        match = FORBIDDEN.search(cluster.logs(pod))
         if match is not None and match.group("namespace") in cluster.namespaces:
             return _grant(cluster, workload, match)
     return None

@@ -31,8 +31,7 @@ DIAL_FAILED = re.compile(r"(?:^|\s)(?P<host>[A-Za-z0-9.-]+):(?P<port>\d+): dial 
 def broken_service(cluster: "reference.Cluster") -> "reference.Finding | None":
     """The first Service that not-ready callers cannot reach because of its selector or targetPort, fixed."""
     for pod, _ in cluster.running_not_ready():
-        logs = cluster.tools.logs(pod["metadata"]["namespace"], pod["metadata"]["name"], tail=50)
-        for match in DIAL_FAILED.finditer(logs.stdout):
+        for match in DIAL_FAILED.finditer(cluster.logs(pod)):
             service = cluster.service_for_host(match.group("host"), pod["metadata"]["namespace"])
             if service is None:
                 continue
