@@ -18,8 +18,10 @@ of each.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -28,18 +30,27 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAOS = str(Path(sys.executable).parent / "chaos")
 #: the environment of each setting (on top of the agent and the run's own paths)
 SETTINGS: dict[str, dict[str, str]] = {
     "fast": {"CHAOSITBENCH_SIM_TIME_SCALE": "0.1", "CHAOSITBENCH_SETTLE_S": "30", "CHAOSITBENCH_SLO_WINDOW": "3s"},
+    # the shortest SLO window that still holds four scrapes at the 0.5 s scrape-interval floor
+    "fastest": {"CHAOSITBENCH_SIM_TIME_SCALE": "0.1", "CHAOSITBENCH_SETTLE_S": "30", "CHAOSITBENCH_SLO_WINDOW": "2s"},
+    # one embedded cluster served for all the setting's runs (started outside the timed runs), as the
+    # test matrix and long game days use it: a run's baseline finds the app and Prometheus already up
+    "warm": {"CHAOSITBENCH_SIM_TIME_SCALE": "0.1", "CHAOSITBENCH_SETTLE_S": "30", "CHAOSITBENCH_SLO_WINDOW": "2s"},
     "default": {},
 }
+SERVED = frozenset({"warm"})
+SERVE_TIMEOUT_S = 120.0
 #: every variable a setting may set, removed from the inherited environment first
 KNOBS = ("CHAOSITBENCH_SIM_TIME_SCALE", "CHAOSITBENCH_SETTLE_S", "CHAOSITBENCH_SLO_WINDOW", "CHAOSITBENCH_CLUSTER",
-         "CHAOSITBENCH_PROMETHEUS_URL", "CHAOSITBENCH_APP")
+         "CHAOSITBENCH_PROMETHEUS_URL", "CHAOSITBENCH_APP", "CHAOSITBENCH_CONTEXT", "CHAOSITBENCH_KUBECONFIG")
 PHASES = ("startup", "baseline", "steady-state before", "inject", "symptom", "hand-over wait", "agent",
           "steady-state after", "end")
 RUN_TIMEOUT_S = 900.0
@@ -89,12 +100,46 @@ def phases(journal: dict[str, Any], launched: float, exited: float) -> dict[str,
     return found
 
 
-def run(experiment: Path, setting: str, agent: str) -> Run:
-    """``chaos run`` of ``experiment`` with ``agent`` under ``setting``, in a fresh temporary directory."""
+@contextlib.contextmanager
+def cluster_for(setting: str) -> Iterator[dict[str, str]]:
+    """The environment that points runs of ``setting`` at their cluster: none (each run starts its own
+    embedded one) or, for a :data:`SERVED` setting, a ``chaositbench sim serve --app demo --prometheus``
+    started here and stopped when the setting is done."""
+    if setting not in SERVED:
+        yield {}
+        return
+    with tempfile.TemporaryDirectory(prefix="chaositbench-bench-served-") as work:
+        kubeconfig, log_path = Path(work) / "kubeconfig", Path(work) / "serve.log"
+        with log_path.open("wb") as log:
+            server = subprocess.Popen([sys.executable, "-m", "chaositbench", "sim", "serve", "--kubeconfig",
+                                       str(kubeconfig), "--app", "demo", "--prometheus", "--time-scale",
+                                       SETTINGS[setting]["CHAOSITBENCH_SIM_TIME_SCALE"]],
+                                      stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + SERVE_TIMEOUT_S
+            while not (found := re.search(r"prometheus ready at (\S+)", log_path.read_text())):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the served cluster did not start: {log_path.read_text()[-1000:]}")
+                time.sleep(0.2)
+            context = yaml.safe_load(kubeconfig.read_text())["current-context"]
+            yield {"CHAOSITBENCH_CLUSTER": "kubeconfig", "CHAOSITBENCH_CONTEXT": context,
+                   "CHAOSITBENCH_KUBECONFIG": str(kubeconfig), "CHAOSITBENCH_PROMETHEUS_URL": found.group(1)}
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def run(experiment: Path, setting: str, agent: str, cluster: dict[str, str]) -> Run:
+    """``chaos run`` of ``experiment`` with ``agent`` under ``setting`` on ``cluster`` (:func:`cluster_for`),
+    in a fresh temporary directory."""
     with tempfile.TemporaryDirectory(prefix="chaositbench-bench-") as work:
         directory = Path(work)
         env = {key: value for key, value in os.environ.items() if key not in KNOBS}
-        env.update(SETTINGS[setting], CHAOSITBENCH_AGENT=agent, CHAOSITBENCH_RUN_DIR=str(directory / "run"),
+        env.update(SETTINGS[setting], **cluster, CHAOSITBENCH_AGENT=agent, CHAOSITBENCH_RUN_DIR=str(directory / "run"),
                    CHAOSITBENCH_SCORE_PATH=str(directory / "score.json"))
         launched = time.time()
         try:
@@ -130,11 +175,12 @@ def one(args: argparse.Namespace) -> int:
     columns: dict[str, list[Run]] = {}
     for setting in args.settings:
         columns[setting] = []
-        for index in range(args.runs):
-            result = run(experiment, setting, args.agent)
-            print(f"  {setting} run {index + 1}: {result.wall_s:.1f} s, resolved {_outcome(result)[0]}"
-                  + (f" — {result.error}" if result.error else ""), flush=True)
-            columns[setting].append(result)
+        with cluster_for(setting) as cluster:
+            for index in range(args.runs):
+                result = run(experiment, setting, args.agent, cluster)
+                print(f"  {setting} run {index + 1}: {result.wall_s:.1f} s, resolved {_outcome(result)[0]}"
+                      + (f" — {result.error}" if result.error else ""), flush=True)
+                columns[setting].append(result)
     print(f"\n{args.scenario} with agent {args.agent}: median of {args.runs} run(s), seconds")
     header = f"  {'phase':<22}" + "".join(f"{name:>10}" for name in columns)
     print(header)
@@ -166,14 +212,15 @@ def catalog(args: argparse.Namespace) -> int:
     for setting in args.settings:
         started = time.monotonic()
         rows = []
-        for experiment in experiments:
-            result = run(experiment, setting, args.agent)
-            resolved, score = _outcome(result)
-            failed = failed or bool(result.error)
-            baseline = result.phases.get("baseline")
-            rows.append((experiment.stem, f"{result.wall_s:.1f}", "-" if baseline is None else f"{baseline:.1f}",
-                         resolved, score, result.error))
-            print(f"  {setting} {experiment.stem}: {result.wall_s:.1f} s, resolved {resolved}", flush=True)
+        with cluster_for(setting) as cluster:
+            for experiment in experiments:
+                result = run(experiment, setting, args.agent, cluster)
+                resolved, score = _outcome(result)
+                failed = failed or bool(result.error)
+                baseline = result.phases.get("baseline")
+                rows.append((experiment.stem, f"{result.wall_s:.1f}", "-" if baseline is None else f"{baseline:.1f}",
+                             resolved, score, result.error))
+                print(f"  {setting} {experiment.stem}: {result.wall_s:.1f} s, resolved {resolved}", flush=True)
         total = time.monotonic() - started
         print(f"\ncatalog with agent {args.agent}, setting {setting} "
               f"({', '.join(f'{k}={v}' for k, v in SETTINGS[setting].items()) or 'no configuration'})")
