@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .catalog import Fault
-from .probes import DEFAULT_SLO_WINDOW
+from .probes import AUTO_SLO_WINDOW
 
 #: the experiment's configuration: each key read from its environment variable, with a default
 CONFIGURATION: dict[str, tuple[str, str]] = {
@@ -20,7 +20,7 @@ CONFIGURATION: dict[str, tuple[str, str]] = {
     "chaositbench_sim_time_scale": ("CHAOSITBENCH_SIM_TIME_SCALE", "1.0"),
     "chaositbench_agent": ("CHAOSITBENCH_AGENT", "reference"),
     "chaositbench_settle_s": ("CHAOSITBENCH_SETTLE_S", "60"),
-    "chaositbench_slo_window": ("CHAOSITBENCH_SLO_WINDOW", DEFAULT_SLO_WINDOW),
+    "chaositbench_slo_window": ("CHAOSITBENCH_SLO_WINDOW", AUTO_SLO_WINDOW),
 }
 #: the steady state: (probe name, function of chaositbench.probes, catalog entry)
 STEADY_STATE = (("workloads-healthy", "workloads_healthy", "demo-app"),

@@ -28,7 +28,8 @@ from kubernetes.dynamic.exceptions import NotFoundError
 from kubernetes.utils import parse_quantity
 
 from .faults import run_dir
-from .target import Target, connect
+from .sim.prometheus import scrape_interval_seconds
+from .target import Target, connect, embedded_time_scale
 
 __all__ = ["slo_holds", "workloads_healthy", "root_cause_gone"]
 
@@ -39,7 +40,11 @@ POLL_INTERVAL_S = 0.25
 QUERY_TIMEOUT_S = 10.0
 #: the placeholder of ``probes/slo.yaml`` queries replaced by the rate window
 SLO_WINDOW_PLACEHOLDER = "$slo_window"
-DEFAULT_SLO_WINDOW = "15s"
+#: the configured SLO window that means: :data:`SLO_WINDOW_S`, scaled with an embedded cluster's clock
+AUTO_SLO_WINDOW = "auto"
+SLO_WINDOW_S = 15.0
+#: the fewest scrapes an automatic SLO window holds (a rate needs two; four smooth a lost one out)
+MIN_SLO_WINDOW_SCRAPES = 4
 _DURATION = re.compile(r"(?:[0-9]+(?:ms|s|m|h|d|w|y))+")
 _DURATION_PART = re.compile(r"([0-9]+)(ms|s|m|h|d|w|y)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
@@ -95,12 +100,23 @@ def within(value: float, bounds: dict[str, Any]) -> bool:
 
 
 def slo_window(configuration: Configuration | None = None) -> str:
-    """The SLO rate window: ``chaositbench_slo_window``, ``CHAOSITBENCH_SLO_WINDOW`` or 15s (a PromQL duration)."""
+    """The SLO rate window (a PromQL duration): ``chaositbench_slo_window``, else ``CHAOSITBENCH_SLO_WINDOW``,
+    else ``auto``.
+
+    ``auto`` is 15 s on a real cluster; on the embedded one it follows the cluster's clock, 15 s times its
+    time scale, but never fewer than four of Prometheus's scrapes (2 s at time scale 0.1).
+    """
     value = str((configuration or {}).get("chaositbench_slo_window") or os.environ.get("CHAOSITBENCH_SLO_WINDOW")
-                or DEFAULT_SLO_WINDOW)
+                or AUTO_SLO_WINDOW)
+    if value == AUTO_SLO_WINDOW:
+        scale = embedded_time_scale(configuration)
+        seconds = SLO_WINDOW_S if scale is None else max(SLO_WINDOW_S * scale,
+                                                          MIN_SLO_WINDOW_SCRAPES * scrape_interval_seconds(scale))
+        millis = round(seconds * 1000)
+        return f"{millis // 1000}s" if millis % 1000 == 0 else f"{millis}ms"
     if not _DURATION.fullmatch(value):
-        raise ActivityFailed(f"SLO window {value!r} (chaositbench_slo_window / CHAOSITBENCH_SLO_WINDOW) is not a "
-                             "Prometheus duration such as 15s, 3s or 1m30s")
+        raise ActivityFailed(f"SLO window {value!r} (chaositbench_slo_window / CHAOSITBENCH_SLO_WINDOW) is not "
+                             f"{AUTO_SLO_WINDOW!r} or a Prometheus duration such as 15s, 3s or 1m30s")
     return value
 
 

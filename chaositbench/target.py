@@ -106,6 +106,26 @@ def _setting(configuration: Configuration | None, key: str, env: str) -> str | N
     return None if value is None else str(value)
 
 
+def embedded_time_scale(configuration: Configuration | None = None) -> float | None:
+    """The time scale of the embedded cluster a run starts (``chaositbench_sim_time_scale`` /
+    ``CHAOSITBENCH_SIM_TIME_SCALE``, default 1), or None when the run targets another cluster."""
+    if (_setting(configuration, "chaositbench_cluster", "CHAOSITBENCH_CLUSTER") or SIM) != SIM:
+        return None
+    return _time_scale(configuration)
+
+
+def _time_scale(configuration: Configuration | None) -> float:
+    value = _setting(configuration, "chaositbench_sim_time_scale", "CHAOSITBENCH_SIM_TIME_SCALE") or "1.0"
+    try:
+        scale = float(value)
+    except ValueError:
+        scale = 0.0
+    if not scale > 0:
+        raise ActivityFailed(f"time scale {value!r} (chaositbench_sim_time_scale / CHAOSITBENCH_SIM_TIME_SCALE) "
+                             "is not a positive number")
+    return scale
+
+
 def connect(configuration: Configuration | None = None, run_dir: str | os.PathLike[str] | None = None) -> Target:
     """The target of this run: the one recorded in ``run_dir`` if any, else a newly chosen one.
 
@@ -159,7 +179,7 @@ def _start_sim(configuration: Configuration | None, prometheus_url: str | None) 
     configuration, so it starts first, with no targets; it gets the cluster's once the app is
     healthy, so that its SLO windows start with the app up (as a Prometheus started then would).
     """
-    time_scale = float(_setting(configuration, "chaositbench_sim_time_scale", "CHAOSITBENCH_SIM_TIME_SCALE") or 1.0)
+    time_scale = _time_scale(configuration)
     app = _setting(configuration, "chaositbench_app", "CHAOSITBENCH_APP") or DEFAULT_APP
     kubeconfig = Path(tempfile.mkdtemp(prefix="chaositbench-sim-")) / "kubeconfig"
     process = SimProcess(kubeconfig, time_scale=time_scale)

@@ -133,16 +133,38 @@ def test_an_unreachable_prometheus_is_named() -> None:
 
 def test_the_slo_window_comes_from_the_configuration_and_must_be_a_promql_duration(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("CHAOSITBENCH_SLO_WINDOW", raising=False)
-    assert slo_window(None) == "15s"
+    for knob in ("CHAOSITBENCH_SLO_WINDOW", "CHAOSITBENCH_CLUSTER", "CHAOSITBENCH_SIM_TIME_SCALE"):
+        monkeypatch.delenv(knob, raising=False)
+    assert slo_window(None) == "15s"  # auto: the embedded cluster at time scale 1
     monkeypatch.setenv("CHAOSITBENCH_SLO_WINDOW", "1m30s")
     assert slo_window(None) == "1m30s" and slo_window_seconds(None) == 90
     assert slo_window({"chaositbench_slo_window": "3s"}) == "3s"  # the configuration wins
     assert slo_window_seconds({"chaositbench_slo_window": "1s500ms"}) == 1.5
-    with pytest.raises(ActivityFailed, match="'3 seconds' .* is not a Prometheus duration"):
+    with pytest.raises(ActivityFailed, match="'3 seconds' .* is not 'auto' or a Prometheus duration"):
         slo_window({"chaositbench_slo_window": "3 seconds"})
     for name, entry in yaml.safe_load((ROOT / "probes" / "slo.yaml").read_text()).items():
         assert "[$slo_window]" in entry["query"] and "[15s]" not in entry["query"], name
+
+
+@pytest.mark.parametrize("configuration, window", [
+    ({"chaositbench_sim_time_scale": "0.5"}, "7500ms"),  # 15 s on the cluster's clock
+    ({"chaositbench_sim_time_scale": "0.1"}, "2s"),  # 1.5 s would hold three 0.5 s scrapes: four
+    ({"chaositbench_sim_time_scale": "0.01"}, "2s"),
+    ({"chaositbench_sim_time_scale": "0.1", "chaositbench_cluster": "kubeconfig"}, "15s"),  # a real clock
+    ({"chaositbench_sim_time_scale": "0.1", "chaositbench_slo_window": "3s"}, "3s"),
+])
+def test_the_automatic_slo_window_follows_the_embedded_clusters_clock(
+        configuration: dict[str, str], window: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for knob in ("CHAOSITBENCH_SLO_WINDOW", "CHAOSITBENCH_CLUSTER", "CHAOSITBENCH_SIM_TIME_SCALE"):
+        monkeypatch.delenv(knob, raising=False)
+    assert slo_window({"chaositbench_slo_window": "auto", **configuration}) == window
+
+
+def test_a_time_scale_that_is_not_a_positive_number_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHAOSITBENCH_SLO_WINDOW", raising=False)
+    for value in ("fast", "0", "-1"):
+        with pytest.raises(ActivityFailed, match=f"time scale '{value}' .* is not a positive number"):
+            slo_window({"chaositbench_sim_time_scale": value})
 
 
 def test_field_paths_and_expectations() -> None:

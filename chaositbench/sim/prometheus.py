@@ -58,14 +58,18 @@ def find_binary() -> str:
     return found
 
 
-def scrape_interval_for(time_scale: float) -> str:
-    """The scrape interval for a cluster at ``time_scale``: 1 s times the scale, at least 0.5 s (``500ms``).
+def scrape_interval_seconds(time_scale: float) -> float:
+    """The scrape interval for a cluster at ``time_scale``, in seconds: 1 s times the scale, at least 0.5 s.
 
     A faster cluster changes state sooner, so its series are sampled more often; the floor keeps
     the scrapes' cost on the API server bounded.
     """
-    seconds = min(SCRAPE_INTERVAL_S, max(MIN_SCRAPE_INTERVAL_S, SCRAPE_INTERVAL_S * time_scale))
-    return f"{round(seconds * 1000)}ms"
+    return min(SCRAPE_INTERVAL_S, max(MIN_SCRAPE_INTERVAL_S, SCRAPE_INTERVAL_S * time_scale))
+
+
+def scrape_interval_for(time_scale: float) -> str:
+    """:func:`scrape_interval_seconds` as a Prometheus duration (``500ms`` at time scale 0.1)."""
+    return f"{round(scrape_interval_seconds(time_scale) * 1000)}ms"
 
 
 def _free_port(host: str) -> int:
