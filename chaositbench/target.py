@@ -196,7 +196,10 @@ def _start_sim(configuration: Configuration | None, prometheus_url: str | None) 
                 _started[kubeconfig] = (process, prometheus)
             atexit.register(process.stop)
             server = _server_of(kubeconfig, None)
-            credentials = pool.submit(_scrape_credentials, kubeconfig) if prometheus else None
+            # the official client writes the kubeconfig's CA to a temporary file that later loads of the same
+            # kubeconfig share; two first loads racing in two threads would write one each and leak one
+            api = config.new_client_from_config(config_file=str(kubeconfig)) if prometheus else None
+            credentials = pool.submit(_scrape_credentials, kubeconfig, api) if api else None
             if rendering is not None:
                 install_app(kubeconfig, app, timeout=APP_READY_TIMEOUT_S, manifests=rendering.result())
             if prometheus is not None and credentials is not None:
@@ -229,12 +232,13 @@ def _prometheus_ready(prometheus: PrometheusServer) -> PrometheusServer | None:
         return None
 
 
-def _scrape_credentials(kubeconfig: Path) -> tuple[str, bytes, list[str]]:
-    """What Prometheus needs to scrape the simulated cluster of ``kubeconfig``: its token, CA and nodes."""
+def _scrape_credentials(kubeconfig: Path, api: client.ApiClient) -> tuple[str, bytes, list[str]]:
+    """What Prometheus needs to scrape the simulated cluster of ``kubeconfig`` (``api`` a client of it, closed
+    here): its token, CA and nodes."""
     doc = yaml.safe_load(kubeconfig.read_text())
     token = doc["users"][0]["user"]["token"]
     ca_pem = base64.b64decode(doc["clusters"][0]["cluster"]["certificate-authority-data"])
-    with config.new_client_from_config(config_file=str(kubeconfig)) as api:
+    with api:
         nodes = sorted(n.metadata.name for n in client.CoreV1Api(api).list_node().items)
     return token, ca_pem, nodes
 
