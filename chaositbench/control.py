@@ -36,6 +36,7 @@ from . import target as targets
 from .catalog import load_fault
 from .experiment import fault_of
 from .faults import DECLARED_KINDS, normalized, read_record, restore, run_dir
+from .listing import namespaced_objects
 from .probes import (BASELINE_FILE, catalog_entry, failed_root_cause_checks, poll, query, slo_values,
                      slo_window_seconds, unhealthy_workloads, within, workload_state)
 from .scoring import Collateral, Command, RunFacts, score
@@ -80,26 +81,15 @@ def snapshot(target: targets.Target, namespaces: list[str], configuration: Confi
     """Declared objects (bare Pods included), workload replicas/availability, pods with restart counts and
     per-service SLO values."""
     with target.api_client() as api:
-        dynamic = DynamicClient(api)
         objects = {}
-        for api_version, kind in DECLARED_KINDS:
-            resource = dynamic.resources.get(api_version=api_version, kind=kind)
-            for namespace in namespaces:
-                for item in resource.get(namespace=namespace).items:
-                    obj = item.to_dict()
-                    if not obj["metadata"].get("ownerReferences"):
-                        objects[_object_key(kind, namespace, obj["metadata"]["name"])] = normalized(
-                            {**obj, "apiVersion": api_version, "kind": kind})
         pods = {}
-        pod_resource = dynamic.resources.get(api_version="v1", kind="Pod")
-        for namespace in namespaces:
-            for item in pod_resource.get(namespace=namespace).items:
-                pod = item.to_dict()
-                statuses = (pod.get("status") or {}).get("containerStatuses") or []
-                if not pod["metadata"].get("ownerReferences"):  # a bare Pod is declared like a workload
-                    objects[_object_key("Pod", namespace, pod["metadata"]["name"])] = normalized(pod)
-                pods[pod["metadata"]["uid"]] = {"name": f"{namespace}/{pod['metadata']['name']}",
-                                                "workload": _workload_of(pod),
+        for kind, namespace, obj in namespaced_objects(DynamicClient(api), (*DECLARED_KINDS, ("v1", "Pod")), namespaces):
+            if not obj["metadata"].get("ownerReferences"):  # a bare Pod is declared like a workload
+                objects[_object_key(kind, namespace, obj["metadata"]["name"])] = normalized(obj)
+            if kind == "Pod":
+                statuses = (obj.get("status") or {}).get("containerStatuses") or []
+                pods[obj["metadata"]["uid"]] = {"name": f"{namespace}/{obj['metadata']['name']}",
+                                                "workload": _workload_of(obj),
                                                 "restarts": sum(int(s.get("restartCount") or 0) for s in statuses)}
         workloads = workload_state(api, namespaces)
     try:
