@@ -56,6 +56,8 @@ APP_WORKLOADS = "demo-app"
 DEFAULT_READY_TIMEOUT_S = 120.0
 #: annotations a restart writes: a restart counts as a needless restart, not as a changed object
 RESTART_ANNOTATIONS = ("kubectl.kubernetes.io/restartedAt",)
+#: the snapshot lists pods next to the declared kinds (a bare Pod is declared like a workload)
+POD_KIND = ("v1", "Pod")
 #: kinds that must still exist as they were for a run to count as resolved
 INTACT_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "NetworkPolicy")
 
@@ -83,7 +85,7 @@ def snapshot(target: targets.Target, namespaces: list[str], configuration: Confi
     with target.api_client() as api:
         objects = {}
         pods = {}
-        for kind, namespace, obj in namespaced_objects(DynamicClient(api), (*DECLARED_KINDS, ("v1", "Pod")), namespaces):
+        for kind, namespace, obj in namespaced_objects(DynamicClient(api), (*DECLARED_KINDS, POD_KIND), namespaces):
             if not obj["metadata"].get("ownerReferences"):  # a bare Pod is declared like a workload
                 objects[_object_key(kind, namespace, obj["metadata"]["name"])] = normalized(obj)
             if kind == "Pod":
