@@ -7,14 +7,15 @@
 - before the hand-over: a snapshot of what the fault already broke (so that only what broke
   afterwards counts against the agent);
 - before the rollbacks: the end snapshot and the root-cause check (the rollbacks will undo the
-  fault, so they must be taken first);
+  fault, so they must be taken first); Ctrl-C while the check waits for the cause to clear stops
+  the wait, and the rollbacks follow;
 - after the experiment: the score (``chaositbench.scoring``) written to
   ``chaositbench-score.json`` (``CHAOSITBENCH_SCORE_PATH``), into the journal's ``extensions``
-  as ``chaositbench``, and printed; a run whose first steady state failed is reported invalid
-  instead. Then, when the journal shows no successful ``restore_cluster`` rollback (Chaos
-  Toolkit skips the remaining rollbacks on a Ctrl-C during them, and all of them on SIGUSR2),
-  the cluster is restored here, with further Ctrl-Cs deferred until it is done. The embedded
-  cluster is released last.
+  as ``chaositbench``, and printed; a run whose first steady state failed, or that was
+  interrupted, is reported invalid instead. Then, when the journal shows no successful
+  ``restore_cluster`` rollback (Chaos Toolkit skips the remaining rollbacks on a Ctrl-C during
+  them, and all of them on SIGUSR2), the cluster is restored here, with further Ctrl-Cs deferred
+  until it is done. The embedded cluster is released last.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from . import target as targets
 from .catalog import load_fault
 from .experiment import fault_of
 from .faults import DECLARED_KINDS, normalized, read_record, restore, run_dir
+from .listing import namespaced_objects
 from .probes import (BASELINE_FILE, catalog_entry, failed_root_cause_checks, poll, query, slo_values,
                      slo_window_seconds, unhealthy_workloads, within, workload_state)
 from .scoring import Collateral, Command, RunFacts, score
@@ -55,6 +57,8 @@ APP_WORKLOADS = "demo-app"
 DEFAULT_READY_TIMEOUT_S = 120.0
 #: annotations a restart writes: a restart counts as a needless restart, not as a changed object
 RESTART_ANNOTATIONS = ("kubectl.kubernetes.io/restartedAt",)
+#: the snapshot lists pods next to the declared kinds (a bare Pod is declared like a workload)
+POD_KIND = ("v1", "Pod")
 #: kinds that must still exist as they were for a run to count as resolved
 INTACT_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "NetworkPolicy")
 
@@ -80,26 +84,15 @@ def snapshot(target: targets.Target, namespaces: list[str], configuration: Confi
     """Declared objects (bare Pods included), workload replicas/availability, pods with restart counts and
     per-service SLO values."""
     with target.api_client() as api:
-        dynamic = DynamicClient(api)
         objects = {}
-        for api_version, kind in DECLARED_KINDS:
-            resource = dynamic.resources.get(api_version=api_version, kind=kind)
-            for namespace in namespaces:
-                for item in resource.get(namespace=namespace).items:
-                    obj = item.to_dict()
-                    if not obj["metadata"].get("ownerReferences"):
-                        objects[_object_key(kind, namespace, obj["metadata"]["name"])] = normalized(
-                            {**obj, "apiVersion": api_version, "kind": kind})
         pods = {}
-        pod_resource = dynamic.resources.get(api_version="v1", kind="Pod")
-        for namespace in namespaces:
-            for item in pod_resource.get(namespace=namespace).items:
-                pod = item.to_dict()
-                statuses = (pod.get("status") or {}).get("containerStatuses") or []
-                if not pod["metadata"].get("ownerReferences"):  # a bare Pod is declared like a workload
-                    objects[_object_key("Pod", namespace, pod["metadata"]["name"])] = normalized(pod)
-                pods[pod["metadata"]["uid"]] = {"name": f"{namespace}/{pod['metadata']['name']}",
-                                                "workload": _workload_of(pod),
+        for kind, namespace, obj in namespaced_objects(DynamicClient(api), (*DECLARED_KINDS, POD_KIND), namespaces):
+            if not obj["metadata"].get("ownerReferences"):  # a bare Pod is declared like a workload
+                objects[_object_key(kind, namespace, obj["metadata"]["name"])] = normalized(obj)
+            if kind == "Pod":
+                statuses = (obj.get("status") or {}).get("containerStatuses") or []
+                pods[obj["metadata"]["uid"]] = {"name": f"{namespace}/{obj['metadata']['name']}",
+                                                "workload": _workload_of(obj),
                                                 "restarts": sum(int(s.get("restartCount") or 0) for s in statuses)}
         workloads = workload_state(api, namespaces)
     try:
@@ -201,19 +194,28 @@ def before_activity_control(context: dict[str, Any], configuration: Configuratio
 
 def after_activity_control(context: dict[str, Any], state: dict[str, Any] | None = None,
                            configuration: Configuration = None, secrets: Secrets = None, **kwargs: Any) -> None:
-    """After the hand-over: note whether it finished (the agent submitted, gave up or ran out of time)."""
+    """After the hand-over: note whether it finished (the agent submitted, gave up or ran out of time).
+    After an activity that did not finish (Chaos Toolkit hands no run over when Ctrl-C, SIGTERM or
+    SIGUSR1/2 interrupted it) before the end snapshot: note that the run was interrupted."""
     if (context.get("provider") or {}).get("func") == "hand_over":
         _run["handed_over"] = (state or {}).get("status") == "succeeded"
+    if state is None and "end" not in _run:
+        _run.setdefault("interrupted", f"the run was interrupted during activity {context.get('name')!r}")
 
 
 def before_rollback_control(context: Experiment, configuration: Configuration = None,
                             secrets: Secrets = None, **kwargs: Any) -> None:
-    """Before the rollbacks undo the fault: the root-cause check (polled for up to configuration
-    ``chaositbench_settle_s`` seconds once the hand-over finished; checked once when the run was
-    interrupted during it, so that the rollback is not held up), then the end snapshot."""
+    """Before the rollbacks undo the fault: the root-cause check, then the end snapshot.
+
+    The check is polled for up to configuration ``chaositbench_settle_s`` seconds once the hand-over
+    finished, and checked once when the run was interrupted, so that the rollback is not held up.
+    Ctrl-C (or SIGTERM) during that poll stops it: the run is noted interrupted (reported invalid) and
+    the end snapshot and the rollbacks follow at once.
+    """
     if "baseline" not in _run or "handover" not in _run:
         return
-    settle = float((configuration or {}).get("chaositbench_settle_s") or 0) if _run.get("handed_over") else 0.0
+    settle = float((configuration or {}).get("chaositbench_settle_s") or 0) \
+        if _run.get("handed_over") and "interrupted" not in _run else 0.0
     failures: list[str] = []
 
     def gone() -> bool:  # some causes take a while to clear once fixed (a disk, a rate window)
@@ -222,7 +224,14 @@ def before_rollback_control(context: Experiment, configuration: Configuration = 
         except ActivityFailed as exc:
             failures[:] = [str(exc)]
         return not failures
-    poll(gone, settle)
+    try:
+        if settle:
+            logger.info("chaositbench: waiting up to %.0f s for the root cause to clear (Ctrl-C stops waiting "
+                        "and rolls back)", settle)
+        poll(gone, settle)
+    except (KeyboardInterrupt, InterruptExecution):
+        logger.warning("chaositbench: interrupted while waiting for the root cause to clear; rolling back now")
+        _run["interrupted"] = "the run was interrupted while the root-cause check waited for the cause to clear"
     _run["root_cause_failures"] = failures
     _run["end"] = snapshot(_run["target"], _run["namespaces"], configuration)
 
@@ -374,6 +383,8 @@ def _invalid_reason(journal: Journal) -> str | None:
         return f"the steady state did not hold before the fault ({', '.join(failed)}): the method was skipped"
     if "baseline" not in _run:
         return "no baseline was taken"
+    if "interrupted" in _run:
+        return _run["interrupted"]
     if _hand_over_result(journal) is None:
         return _hand_over_error(journal)
     if "end" not in _run:
@@ -477,7 +488,10 @@ def restore_if_not_rolled_back(journal: Journal, configuration: Configuration | 
 def after_experiment_control(context: Experiment, state: Journal, configuration: Configuration = None,
                              secrets: Secrets = None, **kwargs: Any) -> None:
     """Score the run (or report it invalid), write the score file and journal extension, restore the cluster
-    if the rollbacks did not, release the cluster."""
+    if the rollbacks did not, release the cluster. A run interrupted while the control waited (which
+    Chaos Toolkit did not see) gets the journal status ``interrupted`` too."""
+    if "interrupted" in _run:
+        state["status"] = "interrupted"
     try:
         try:
             scored = result(state, configuration)

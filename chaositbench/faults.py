@@ -34,6 +34,7 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ApiException, NotFoundError, ResourceNotFoundError
 
 from .catalog import PATCH_TYPES, Fault, ObjectRef, load_fault
+from .listing import namespaced_objects
 from .target import Target, connect
 
 RECORD_FILE = "faults.json"
@@ -114,9 +115,6 @@ class _Session:
         except NotFoundError:
             return None
 
-    def list(self, api_version: str, kind: str, namespace: str) -> list[dict[str, Any]]:
-        return [item.to_dict() for item in self.resource(api_version, kind).get(namespace=namespace).items]
-
     def create(self, obj: dict[str, Any]) -> dict[str, Any]:
         meta = obj["metadata"]
         self.target.check_write(obj["kind"], meta.get("namespace"), meta["name"])
@@ -176,13 +174,8 @@ def _now() -> str:
 
 
 def _snapshot(session: _Session, namespaces: tuple[str, ...]) -> list[dict[str, Any]]:
-    objects = []
-    for namespace in namespaces:
-        for api_version, kind in DECLARED_KINDS:
-            for obj in session.list(api_version, kind, namespace):
-                if not obj["metadata"].get("ownerReferences"):
-                    objects.append(normalized({**obj, "apiVersion": api_version, "kind": kind}))
-    return objects
+    return [normalized(obj) for _, _, obj in namespaced_objects(session.dynamic, DECLARED_KINDS, namespaces)
+            if not obj["metadata"].get("ownerReferences")]
 
 
 def inject(fault_id: str, configuration: Configuration | None = None) -> dict[str, Any]:

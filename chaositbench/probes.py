@@ -28,6 +28,7 @@ from kubernetes.dynamic.exceptions import NotFoundError
 from kubernetes.utils import parse_quantity
 
 from .faults import run_dir
+from .listing import namespaced_objects
 from .sim.prometheus import scrape_interval_seconds
 from .target import Target, connect, embedded_time_scale
 
@@ -173,16 +174,12 @@ def read_baseline(configuration: Configuration | None = None) -> dict[str, Any] 
 
 def workload_state(api: client.ApiClient, namespaces: list[str]) -> dict[str, dict[str, int]]:
     """``{"Deployment ns/name": {"replicas", "available"}}`` for every Deployment and StatefulSet of ``namespaces``."""
-    dynamic = DynamicClient(api)
     state = {}
-    for api_version, kind in WORKLOAD_KINDS:
-        resource = dynamic.resources.get(api_version=api_version, kind=kind)
-        for namespace in namespaces:
-            for obj in resource.get(namespace=namespace).items:
-                status = obj.status or {}
-                available = status.get("availableReplicas") if kind == "Deployment" else status.get("readyReplicas")
-                state[f"{kind} {namespace}/{obj.metadata.name}"] = {"replicas": int(obj.spec.replicas or 0),
-                                                                     "available": int(available or 0)}
+    for kind, namespace, obj in namespaced_objects(DynamicClient(api), WORKLOAD_KINDS, namespaces):
+        status = obj.get("status") or {}
+        available = status.get("availableReplicas") if kind == "Deployment" else status.get("readyReplicas")
+        state[f"{kind} {namespace}/{obj['metadata']['name']}"] = {"replicas": int(obj["spec"].get("replicas") or 0),
+                                                                 "available": int(available or 0)}
     return state
 
 

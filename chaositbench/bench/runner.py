@@ -27,8 +27,8 @@ from .plan import Run
 
 #: time a run may take beyond its scenario's SLA (cluster and app start, settle, rollback)
 OVERHEAD_S = 600.0
-#: how long an interrupted run may take to roll back before it is killed (the control first polls the
-#: root-cause check for up to the settle time, 60 s by default)
+#: how long an interrupted run may take to roll back and release its cluster before it is killed (the
+#: interrupt stops the control's waiting for the root cause to clear)
 INTERRUPT_GRACE_S = 120.0
 LOG_TAIL_CHARS = 2000
 
