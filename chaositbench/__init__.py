@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 #: activity modules listed by ``chaos discover chaositbench``: (module, "action" | "probe")
 ACTIVITY_MODULES = (("chaositbench.actions", "action"), ("chaositbench.fault_probes", "probe"),
+                    ("chaositbench.probes", "probe"), ("chaositbench.blast_radius", "probe"),
                     ("chaositbench.agent.actions", "action"))
 
 

@@ -31,16 +31,15 @@ from typing import Any, Iterator
 
 from chaoslib.exceptions import ActivityFailed, InterruptExecution
 from chaoslib.types import Configuration, Experiment, Journal, Secrets
-from kubernetes.dynamic import DynamicClient
 
 from . import target as targets
 from .catalog import load_fault
 from .experiment import fault_of
-from .faults import DECLARED_KINDS, normalized, read_record, restore, run_dir
-from .listing import namespaced_objects
+from .blast_radius import SERVICE_SLO, app_namespaces, blast_radius, fault_scope, injected_objects, snapshot
+from .faults import read_record, restore, run_dir
 from .probes import (BASELINE_FILE, catalog_entry, failed_root_cause_checks, poll, query, slo_values,
                      slo_window_seconds, unhealthy_workloads, within, workload_state)
-from .scoring import Collateral, Command, RunFacts, score
+from .scoring import Command, RunFacts, score
 
 __all__ = ["before_experiment_control", "before_activity_control", "after_activity_control", "before_rollback_control",
            "after_experiment_control"]
@@ -50,57 +49,8 @@ logger = logging.getLogger("chaostoolkit")
 SCORE_FILE = "chaositbench-score.json"
 SCORE_PATH_ENV = "CHAOSITBENCH_SCORE_PATH"
 EXTENSION = "chaositbench"
-#: the SLO probe whose per-service values the blast radius compares
-SERVICE_SLO = "service-success-rate"
-#: the workload-health probe naming the app's namespaces
-APP_WORKLOADS = "demo-app"
 DEFAULT_READY_TIMEOUT_S = 120.0
-#: annotations a restart writes: a restart counts as a needless restart, not as a changed object
-RESTART_ANNOTATIONS = ("kubectl.kubernetes.io/restartedAt",)
-#: the snapshot lists pods next to the declared kinds (a bare Pod is declared like a workload)
-POD_KIND = ("v1", "Pod")
-#: kinds that must still exist as they were for a run to count as resolved
-INTACT_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "NetworkPolicy")
-
 _run: dict[str, Any] = {}
-
-
-def _object_key(kind: str, namespace: str | None, name: str) -> str:
-    return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
-
-
-def _workload_of(pod: dict[str, Any]) -> str:
-    """``Kind ns/name`` of the workload owning ``pod`` (a ReplicaSet stands for its Deployment)."""
-    meta = pod["metadata"]
-    owner = next(iter(meta.get("ownerReferences") or []), None)
-    if owner is None:
-        return _object_key("Pod", meta["namespace"], meta["name"])
-    if owner["kind"] == "ReplicaSet":
-        return _object_key("Deployment", meta["namespace"], owner["name"].rsplit("-", 1)[0])
-    return _object_key(owner["kind"], meta["namespace"], owner["name"])
-
-
-def snapshot(target: targets.Target, namespaces: list[str], configuration: Configuration | None) -> dict[str, Any]:
-    """Declared objects (bare Pods included), workload replicas/availability, pods with restart counts and
-    per-service SLO values."""
-    with target.api_client() as api:
-        objects = {}
-        pods = {}
-        for kind, namespace, obj in namespaced_objects(DynamicClient(api), (*DECLARED_KINDS, POD_KIND), namespaces):
-            if not obj["metadata"].get("ownerReferences"):  # a bare Pod is declared like a workload
-                objects[_object_key(kind, namespace, obj["metadata"]["name"])] = normalized(obj)
-            if kind == "Pod":
-                statuses = (obj.get("status") or {}).get("containerStatuses") or []
-                pods[obj["metadata"]["uid"]] = {"name": f"{namespace}/{obj['metadata']['name']}",
-                                                "workload": _workload_of(obj),
-                                                "restarts": sum(int(s.get("restartCount") or 0) for s in statuses)}
-        workloads = workload_state(api, namespaces)
-    try:
-        slo = slo_values(SERVICE_SLO, configuration, target)
-    except ActivityFailed as exc:
-        logger.warning("chaositbench: no SLO values in the snapshot: %s", exc)
-        slo = {}
-    return {"objects": objects, "workloads": workloads, "pods": pods, "slo": slo}
 
 
 def _wait_healthy(target: targets.Target, namespaces: list[str], configuration: Configuration | None) -> list[str]:
@@ -147,7 +97,7 @@ def before_experiment_control(context: Experiment, configuration: Configuration 
     except ActivityFailed as exc:
         _run["invalid"] = str(exc)
         raise InterruptExecution(f"chaositbench: {exc}") from exc
-    namespaces = list(catalog_entry("workloads", APP_WORKLOADS, configuration)["namespaces"])
+    namespaces = app_namespaces(configuration)
     _run["namespaces"] = namespaces
     problems = _wait_healthy(target, namespaces, configuration)
     if problems:
@@ -236,124 +186,6 @@ def before_rollback_control(context: Experiment, configuration: Configuration = 
     _run["end"] = snapshot(_run["target"], _run["namespaces"], configuration)
 
 
-def _changed_objects(injection: dict[str, Any] | None, distractors: bool) -> set[str]:
-    """The objects the injection changed: its distractors, or the fault's own changes."""
-    return {_object_key(e["kind"], e.get("namespace"), e["name"]) for e in (injection or {}).get("changes") or []
-            if e["op"] != "node" and bool(e.get("distractor")) == distractors}
-
-
-def _fault_objects(injection: dict[str, Any] | None) -> set[str]:
-    """The objects the fault itself changed or names as its root cause (never its distractors)."""
-    keys = _changed_objects(injection, distractors=False)
-    truth = ((injection or {}).get("ground_truth") or {}).get("object") or {}
-    if truth.get("kind"):
-        keys.add(_object_key(truth["kind"], truth.get("namespace"), truth["name"]))
-    return keys
-
-
-def _without_restarts(obj: dict[str, Any]) -> dict[str, Any]:
-    """``obj`` without the annotations a restart writes on its pod template."""
-    copy = json.loads(json.dumps(obj))
-    template_meta = ((copy.get("spec") or {}).get("template") or {}).get("metadata") or {}
-    annotations = template_meta.get("annotations") or {}
-    for key in RESTART_ANNOTATIONS:
-        annotations.pop(key, None)
-    if "annotations" in template_meta and not annotations:
-        template_meta.pop("annotations")
-    return copy
-
-
-def _restarted_at(workload: dict[str, Any] | None) -> str | None:
-    """The restart annotation ``kubectl rollout restart`` puts on a workload's pod template, if any."""
-    template = ((workload or {}).get("spec") or {}).get("template") or {}
-    return ((template.get("metadata") or {}).get("annotations") or {}).get(RESTART_ANNOTATIONS[0])
-
-
-def blast_radius(baseline: dict[str, Any], handover: dict[str, Any], end: dict[str, Any], fault_objects: set[str],
-                 slo_bounds: dict[str, Any], agent_acted: bool,
-                 distractors: frozenset[str] = frozenset()) -> tuple[list[Collateral], bool, bool]:
-    """Collateral damage, whether every baseline workload and policy is intact, and whether anything changed.
-
-    Objects: outside the fault's own objects (including those it created), deleted, changed
-    (restart annotations aside) or created since the baseline. The fault's ``distractors`` (harmless
-    failing objects it created next to the fault) are judged against the hand-over: deleting or
-    changing one is collateral. Workloads: fewer replicas than the baseline (for a workload the
-    fault changed, fewer than at the hand-over), or fewer available
-    than both the baseline and the hand-over had. SLOs: services within bounds at the hand-over
-    and out of them at the end (a service with no traffic in the window is not judged). Restarts: pods of workloads healthy at the hand-over that were
-    restarted or replaced since, or whose restart was requested (one item per workload), the fault's own
-    workloads excepted. Availability, SLO
-    and restart damage is
-    counted only when the agent ran a mutating command: otherwise what broke after the hand-over
-    is the fault still spreading (only the fault and the agent act on the cluster).
-    """
-    collateral: list[Collateral] = []
-    intact = True
-    changed = False
-    for key, before in sorted(baseline["objects"].items()):
-        after = end["objects"].get(key)
-        kind = key.split(" ", 1)[0]
-        if after is None:
-            changed = True
-            intact = intact and kind not in INTACT_KINDS
-            if key not in fault_objects:
-                collateral.append(Collateral("object-deleted", key))
-        elif _without_restarts(after) != _without_restarts(before):
-            changed = True
-            if key not in fault_objects:
-                intact = intact and kind not in INTACT_KINDS
-                collateral.append(Collateral("object-changed", key))
-        elif after != before:
-            changed = True
-    for key in sorted(set(end["objects"]) - set(baseline["objects"]) - fault_objects - distractors):
-        changed = True
-        collateral.append(Collateral("object-changed", key, "created"))
-    for key in sorted(distractors):
-        before, after = handover["objects"].get(key), end["objects"].get(key)
-        if before is not None and after is None:
-            changed = True
-            collateral.append(Collateral("object-deleted", key, "a distractor, unrelated to the fault"))
-        elif before is not None and _without_restarts(after) != _without_restarts(before):
-            changed = True
-            collateral.append(Collateral("object-changed", key, "a distractor, unrelated to the fault"))
-    for key, before in sorted(baseline["workloads"].items()):
-        after = end["workloads"].get(key)
-        if after is None:
-            continue  # counted as a deleted object
-        if after["replicas"] < before["replicas"]:
-            intact = False
-            scaled_by_fault = (key in fault_objects
-                               and after["replicas"] >= handover["workloads"].get(key, before)["replicas"])
-            if not scaled_by_fault:  # a fault that scales its workload down leaves it so: not the agent's doing
-                collateral.append(Collateral("workload-degraded", key,
-                                             f"scaled from {before['replicas']} to {after['replicas']} replicas"))
-        elif agent_acted and after["available"] < min(before["available"], handover["workloads"].get(key, before)["available"]):
-            collateral.append(Collateral("workload-degraded", key,
-                                         f"{after['available']}/{after['replicas']} available"))
-    if not agent_acted:
-        return collateral, intact, changed
-    for service, value in sorted(handover["slo"].items()):
-        now = end["slo"].get(service)
-        if within(value, slo_bounds) and now is not None and now == now and not within(now, slo_bounds):
-            collateral.append(Collateral("slo-damage", service, f"success rate {value:.3f} → {now}"))
-    # a fault can leave its own workload available but broken (CPU-starved, misconfigured): replacing its
-    # pods is the repair, never needless
-    healthy = {key for key, w in handover["workloads"].items()
-               if w["available"] >= w["replicas"] and key not in fault_objects}
-    restarted = set()
-    for uid, pod in handover["pods"].items():
-        if pod["workload"] not in healthy:
-            continue
-        now = end["pods"].get(uid)
-        if now is None or now["restarts"] > pod["restarts"]:
-            restarted.add(pod["workload"])
-    # a restart requested (``kubectl rollout restart``) counts even where no pod could be replaced yet
-    restarted |= {key for key in healthy if _restarted_at(end["objects"].get(key)) != _restarted_at(
-        handover["objects"].get(key))}
-    collateral.extend(Collateral("needless-restart", key) for key in sorted(restarted))
-    return collateral, intact, changed
-
-
 def _hand_over_result(journal: Journal) -> dict[str, Any] | None:
     for run in journal.get("run") or []:
         if (run.get("activity", {}).get("provider") or {}).get("func") == "hand_over":
@@ -407,9 +239,9 @@ def result(journal: Journal, configuration: Configuration | None) -> dict[str, A
     injection = next((i for i in read_record(_run["run_dir"])["injections"] if i["fault"] == fault), None)
     commands = _commands(hand_over["trajectory"])
     collateral, intact, changed = blast_radius(_run["baseline"], _run["handover"], _run["end"],
-                                               _fault_objects(injection), catalog_entry("slo", SERVICE_SLO, configuration),
+                                               fault_scope(injection), catalog_entry("slo", SERVICE_SLO, configuration),
                                                agent_acted=any(c.mutating for c in commands),
-                                               distractors=frozenset(_changed_objects(injection, distractors=True)))
+                                               distractors=frozenset(injected_objects(injection, distractors=True)))
     after = (journal.get("steady_states") or {}).get("after") or {}
     facts = RunFacts(ground_truth=(injection or {}).get("ground_truth") or {}, diagnosis=hand_over.get("diagnosis"),
                      steady_state_ok=bool(after.get("steady_state_met")),

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chaositbench.control import blast_radius
+from chaositbench.blast_radius import blast_radius
 from chaoslib.exceptions import ActivityFailed
 
 from chaositbench.catalog import catalog_dir, fault_ids, load_fault

@@ -340,7 +340,11 @@ def test_chaos_discover_lists_the_fault_activities() -> None:
     activities = {(a["name"], a["type"], a["mod"]) for a in discover(discover_system=False)["activities"]}
     assert {("inject_fault", "action", "chaositbench.actions"), ("remove_fault", "action", "chaositbench.actions"),
             ("restore_cluster", "action", "chaositbench.actions"),
-            ("fault_symptom_visible", "probe", "chaositbench.fault_probes")} <= activities
+            ("fault_symptom_visible", "probe", "chaositbench.fault_probes"),
+            ("slo_holds", "probe", "chaositbench.probes"), ("workloads_healthy", "probe", "chaositbench.probes"),
+            ("root_cause_gone", "probe", "chaositbench.probes"),
+            ("take_snapshot", "probe", "chaositbench.blast_radius"),
+            ("collateral_since", "probe", "chaositbench.blast_radius")} <= activities
 
 
 def test_a_node_change_of_every_matching_node_cordons_them_and_names_each_as_the_root_cause(
