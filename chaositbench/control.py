@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import time
 from contextlib import contextmanager
@@ -33,9 +34,10 @@ from chaoslib.exceptions import ActivityFailed, InterruptExecution
 from chaoslib.types import Configuration, Experiment, Journal, Secrets
 
 from . import target as targets
+from .agent.controller import agent_argv, choose_agent
+from .blast_radius import SERVICE_SLO, app_namespaces, blast_radius, fault_scope, injected_objects, snapshot
 from .catalog import load_fault
 from .experiment import fault_of
-from .blast_radius import SERVICE_SLO, app_namespaces, blast_radius, fault_scope, injected_objects, snapshot
 from .faults import read_record, restore, run_dir
 from .probes import (BASELINE_FILE, catalog_entry, failed_root_cause_checks, poll, query, slo_values,
                      slo_window_seconds, unhealthy_workloads, within, workload_state)
@@ -88,8 +90,9 @@ def before_experiment_control(context: Experiment, configuration: Configuration 
     try:
         if fault is None:
             raise ActivityFailed("the experiment's method injects no catalog fault (no inject_fault action)")
-        # an unknown fault stops the run before any cluster is started
+        # an unknown fault or agent stops the run before any cluster is started
         _run["no_fault"] = load_fault(fault, configuration).no_fault
+        agent_argv(choose_agent(None, configuration))
         target = targets.connect(configuration, directory)
         _run["target"] = target  # released after the experiment whatever happens next
         if target.prometheus_url:
@@ -193,10 +196,15 @@ def _hand_over_result(journal: Journal) -> dict[str, Any] | None:
     return None
 
 
+#: the exception class names Chaos Toolkit writes before an activity's error message in the journal
+_EXCEPTION_PREFIX = re.compile(r"^(?:(?:\w+\.)*\w*(?:Error|Exception|Failed|Interrupt\w*): )+")
+
+
 def _hand_over_error(journal: Journal) -> str:
     for run in journal.get("run") or []:
         if run.get("status") != "succeeded":
-            return f"activity {run['activity'].get('name')!r} failed: {run.get('exception') and run['exception'][-1].strip()}"
+            message = _EXCEPTION_PREFIX.sub("", ((run.get("exception") or [""])[-1]).strip())
+            return f"activity {run['activity'].get('name')!r} failed: {message}"
     return "the method did not reach the hand-over"
 
 
@@ -261,7 +269,7 @@ def result(journal: Journal, configuration: Configuration | None) -> dict[str, A
 
 def summary(scored: dict[str, Any]) -> str:
     """A few readable lines about the run."""
-    head = f"chaositbench: scenario {scored['scenario']} · agent {scored['agent']} · cluster {scored['cluster']}"
+    head = f"chaositbench: scenario {scored['scenario']} · agent {scored['agent']} · cluster {scored['cluster'] or 'not connected'}"
     if not scored["valid"]:
         return f"{head}\n  INVALID RUN (not scored): {scored['reason']}"
     criteria = ", ".join(f"{name} {value:.2f}" for name, value in scored["criteria"].items())

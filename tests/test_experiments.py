@@ -346,15 +346,23 @@ def test_a_baseline_that_misses_its_slo_is_an_invalid_run_not_a_score(tmp_path: 
     _assert_released(tmp_path)
 
 
-def test_unknown_fault_is_a_clear_invalid_run_that_starts_no_cluster(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fault, agent, error", [
+    ("no-such-fault", "noop", "unknown fault 'no-such-fault'"),
+    ("netpol", "bogus", "unknown agent 'bogus': choose one of noop, restart-all, reference"),
+    ("netpol", "command:", "agent 'command:' needs a shell command after the colon"),
+])
+def test_an_unknown_fault_or_agent_is_a_clear_invalid_run_that_starts_no_cluster(
+        fault: str, agent: str, error: str, tmp_path: Path) -> None:
     doc = json.loads((ROOT / "experiments" / "netpol.json").read_text())
-    doc["method"][0]["provider"]["arguments"]["fault"] = "no-such-fault"
+    doc["method"][0]["provider"]["arguments"]["fault"] = fault
     experiment = tmp_path / "bad.json"
     experiment.write_text(json.dumps(doc))
-    done = _chaos(tmp_path, "run", "--journal-path", str(tmp_path / "journal.json"), str(experiment))
-    assert "unknown fault 'no-such-fault'" in done.stdout + done.stderr
+    started = time.monotonic()
+    done = _chaos(tmp_path, "run", "--journal-path", str(tmp_path / "journal.json"), str(experiment), agent=agent)
+    assert time.monotonic() - started < 60  # no baseline, no settle time: refused at once
+    assert error in done.stdout + done.stderr
     score = json.loads((tmp_path / "score.json").read_text())
-    assert score["valid"] is False and "unknown fault 'no-such-fault'" in score["reason"]
+    assert score["valid"] is False and error in score["reason"] and score["cluster"] is None
     assert "Traceback" not in done.stdout + done.stderr
     assert not (tmp_path / "run" / "target.json").exists() and _left_in(tmp_path / "tmp") == []
 
