@@ -39,8 +39,8 @@ from .blast_radius import SERVICE_SLO, app_namespaces, blast_radius, fault_scope
 from .catalog import load_fault
 from .experiment import fault_of
 from .faults import read_record, restore, run_dir
-from .probes import (BASELINE_FILE, catalog_entry, failed_root_cause_checks, poll, query, slo_values,
-                     slo_window_seconds, unhealthy_workloads, within, workload_state)
+from .probes import (BASELINE_FILE, catalog_entry, failed_root_cause_checks, poll, query, settle_seconds,
+                     slo_values, slo_window, slo_window_seconds, unhealthy_workloads, within, workload_state)
 from .scoring import Command, RunFacts, score
 
 __all__ = ["before_experiment_control", "before_activity_control", "after_activity_control", "before_rollback_control",
@@ -93,6 +93,8 @@ def before_experiment_control(context: Experiment, configuration: Configuration 
         # an unknown fault or agent stops the run before any cluster is started
         _run["no_fault"] = load_fault(fault, configuration).no_fault
         agent_argv(choose_agent(None, configuration))
+        slo_window(configuration)  # so is a malformed setting
+        settle_seconds(configuration)
         target = targets.connect(configuration, directory)
         _run["target"] = target  # released after the experiment whatever happens next
         if target.prometheus_url:
@@ -167,8 +169,7 @@ def before_rollback_control(context: Experiment, configuration: Configuration = 
     """
     if "baseline" not in _run or "handover" not in _run:
         return
-    settle = float((configuration or {}).get("chaositbench_settle_s") or 0) \
-        if _run.get("handed_over") and "interrupted" not in _run else 0.0
+    settle = settle_seconds(configuration) if _run.get("handed_over") and "interrupted" not in _run else 0.0
     failures: list[str] = []
 
     def gone() -> bool:  # some causes take a while to clear once fixed (a disk, a rate window)

@@ -121,6 +121,20 @@ def slo_window(configuration: Configuration | None = None) -> str:
     return value
 
 
+def settle_seconds(configuration: Configuration | None = None) -> float:
+    """How long the steady-state probes and the root-cause check may wait for a fix to show: configuration
+    ``chaositbench_settle_s`` (0 when unset); ActivityFailed when it is not a number of seconds."""
+    value = (configuration or {}).get("chaositbench_settle_s") or 0
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not seconds >= 0:
+        raise ActivityFailed(f"settle time {value!r} (chaositbench_settle_s / CHAOSITBENCH_SETTLE_S) is not a "
+                             "number of seconds")
+    return seconds
+
+
 def slo_window_seconds(configuration: Configuration | None = None) -> float:
     """:func:`slo_window` in seconds (``1m30s`` → 90)."""
     return sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(slo_window(configuration)))

@@ -38,8 +38,9 @@ needs_prometheus = pytest.mark.skipif(shutil.which("prometheus") is None, reason
 
 
 def _chaos(tmp_path: Path, *args: str, agent: str | None = "noop", settle_s: str = "30",
-           timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    """``chaos ARGS`` on a fresh embedded cluster with ``agent`` (None: the default, ``reference``)."""
+           timeout: float = 240, **settings: str) -> subprocess.CompletedProcess[str]:
+    """``chaos ARGS`` on a fresh embedded cluster with ``agent`` (None: the default, ``reference``) and
+    environment ``settings`` on top of the fast ones."""
     (tmp_path / "tmp").mkdir(exist_ok=True)
     env = {**os.environ, "CHAOSITBENCH_SIM_TIME_SCALE": "0.1", "CHAOSITBENCH_SETTLE_S": settle_s,
            "CHAOSITBENCH_SLO_WINDOW": "3s", "CHAOSITBENCH_RUN_DIR": str(tmp_path / "run"),
@@ -48,6 +49,7 @@ def _chaos(tmp_path: Path, *args: str, agent: str | None = "noop", settle_s: str
         env.pop(key, None)
     if agent is not None:
         env["CHAOSITBENCH_AGENT"] = agent
+    env.update(settings)
     return subprocess.run([CHAOS, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -346,19 +348,24 @@ def test_a_baseline_that_misses_its_slo_is_an_invalid_run_not_a_score(tmp_path: 
     _assert_released(tmp_path)
 
 
-@pytest.mark.parametrize("fault, agent, error", [
-    ("no-such-fault", "noop", "unknown fault 'no-such-fault'"),
-    ("netpol", "bogus", "unknown agent 'bogus': choose one of noop, restart-all, reference"),
-    ("netpol", "command:", "agent 'command:' needs a shell command after the colon"),
+@pytest.mark.parametrize("fault, agent, settings, error", [
+    ("no-such-fault", "noop", {}, "unknown fault 'no-such-fault'"),
+    ("netpol", "bogus", {}, "unknown agent 'bogus': choose one of noop, restart-all, reference"),
+    ("netpol", "command:", {}, "agent 'command:' needs a shell command after the colon"),
+    ("netpol", "noop", {"CHAOSITBENCH_SLO_WINDOW": "3sec"}, "SLO window '3sec' (chaositbench_slo_window"),
+    ("netpol", "noop", {"CHAOSITBENCH_SETTLE_S": "soon"}, "settle time 'soon' (chaositbench_settle_s"),
+    ("netpol", "noop", {"CHAOSITBENCH_SIM_TIME_SCALE": "0"}, "time scale '0' (chaositbench_sim_time_scale"),
+    ("netpol", "noop", {"CHAOSITBENCH_CLUSTER": "k8s"}, "unknown cluster 'k8s' (CHAOSITBENCH_CLUSTER"),
 ])
-def test_an_unknown_fault_or_agent_is_a_clear_invalid_run_that_starts_no_cluster(
-        fault: str, agent: str, error: str, tmp_path: Path) -> None:
+def test_an_unknown_fault_agent_or_setting_is_a_clear_invalid_run_that_starts_no_cluster(
+        fault: str, agent: str, settings: dict[str, str], error: str, tmp_path: Path) -> None:
     doc = json.loads((ROOT / "experiments" / "netpol.json").read_text())
     doc["method"][0]["provider"]["arguments"]["fault"] = fault
     experiment = tmp_path / "bad.json"
     experiment.write_text(json.dumps(doc))
     started = time.monotonic()
-    done = _chaos(tmp_path, "run", "--journal-path", str(tmp_path / "journal.json"), str(experiment), agent=agent)
+    done = _chaos(tmp_path, "run", "--journal-path", str(tmp_path / "journal.json"), str(experiment), agent=agent,
+                  **settings)
     assert time.monotonic() - started < 60  # no baseline, no settle time: refused at once
     assert error in done.stdout + done.stderr
     score = json.loads((tmp_path / "score.json").read_text())
