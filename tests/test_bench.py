@@ -83,6 +83,8 @@ def test_planning_refuses_what_cannot_run(tmp_path: Path) -> None:
         plan(netpol, ["command:a b", "command:a-b"], 1, tmp_path)
     with pytest.raises(PlanError, match="--repeat must be 1 or more"):
         plan(netpol, ["noop"], 0, tmp_path)
+    with pytest.raises(PlanError, match="unknown agent 'bogus': choose one of"):
+        plan(netpol, ["noop", "bogus"], 1, tmp_path)
     runs = plan(netpol, ["reference", "command:./agent.sh --fast"], 2, tmp_path)
     assert [(r.agent, r.repeat) for r in runs] == [("reference", 1), ("command:./agent.sh --fast", 1),
                                                    ("reference", 2), ("command:./agent.sh --fast", 2)]

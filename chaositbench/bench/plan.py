@@ -7,6 +7,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from chaoslib.exceptions import ActivityFailed
+
+from ..agent.controller import agent_argv
+
 
 class PlanError(ValueError):
     """The bench cannot be planned (no experiments, an unreadable experiment, a bad argument)."""
@@ -73,6 +77,11 @@ def plan(experiments: list[Path], agents: list[str], repeat: int, out: Path) -> 
         raise PlanError("give at least one --agent")
     if len(set(agents)) != len(agents):
         raise PlanError("the same --agent is given twice")
+    for agent in agents:
+        try:
+            agent_argv(agent)
+        except ActivityFailed as exc:
+            raise PlanError(str(exc)) from None
     slugs = [_slug(a) for a in agents]
     if len(set(slugs)) != len(slugs):
         raise PlanError(f"agents {', '.join(agents)} would share an output directory; name them differently")
