@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-import time
+import subprocess
+import sys
 from importlib import resources
 
 import pytest
@@ -11,15 +12,22 @@ import pytest
 from chaositbench.sim import schema
 
 
+#: measured in a fresh interpreter: here, the clusters other tests of this worker serve share the cache
+LOAD_TWICE = """
+import time
+from chaositbench.sim import schema
+started = time.perf_counter()
+defs = schema.definitions()
+elapsed = time.perf_counter() - started
+assert "io.k8s.api.core.v1.Pod" in defs and schema.definitions() is defs
+print(elapsed)
+"""
+
+
 def test_definitions_load_fast_and_once() -> None:
-    schema.definitions.cache_clear()
-    schema._gvk_index.cache_clear()
-    started = time.perf_counter()
-    defs = schema.definitions()
-    elapsed = time.perf_counter() - started
-    assert "io.k8s.api.core.v1.Pod" in defs
-    assert schema.definitions() is defs
-    assert elapsed < 0.5  # ~10-60 ms on a warm disk; generous for loaded CI machines
+    done = subprocess.run([sys.executable, "-c", LOAD_TWICE], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout) < 0.5  # ~10-60 ms on a warm disk; generous for loaded CI machines
 
 
 def test_schema_file_is_the_wheel_copy() -> None:
