@@ -52,6 +52,8 @@ VOLATILE_METADATA = ("resourceVersion", "uid", "creationTimestamp", "generation"
 SERVER_ANNOTATIONS = ("deployment.kubernetes.io/revision",)
 #: taints with this key prefix mirror node conditions or spec.unschedulable: their controllers restore them
 CONTROLLER_TAINT_PREFIX = "node.kubernetes.io/"
+#: phases of a pod whose containers have all terminated for good: it runs on no node any more
+TERMINAL_PHASES = ("Succeeded", "Failed")
 
 _default_run_dir: Path | None = None
 
@@ -145,7 +147,11 @@ class _Session:
 
 
 def node_for(core: client.CoreV1Api, select: dict[str, Any]) -> str:
-    """The node a catalog ``select`` means: first by name matching ``labels``, or running a ``pod``."""
+    """The node a catalog ``select`` means: first by name matching ``labels``, or running a ``pod``.
+
+    A pod that has terminated (``Succeeded``, or ``Failed`` such as one the kubelet evicted, which
+    stays listed) runs nowhere any more, so it does not designate the node it was bound to.
+    """
     if "labels" in select:
         nodes = sorted(n.metadata.name for n in core.list_node(label_selector=select["labels"]).items)
         if not nodes:
@@ -153,9 +159,11 @@ def node_for(core: client.CoreV1Api, select: dict[str, Any]) -> str:
         return nodes[0]
     pod = select["pod"]
     pods = sorted((p.metadata.name, p.spec.node_name) for p in core.list_namespaced_pod(
-        pod["namespace"], label_selector=pod["selector"]).items if p.spec.node_name)
+        pod["namespace"], label_selector=pod["selector"]).items
+        if p.spec.node_name and (p.status.phase if p.status else None) not in TERMINAL_PHASES)
     if not pods:
-        raise ActivityFailed(f"no scheduled pod in {pod['namespace']} matches {pod['selector']!r}, so no node to change")
+        raise ActivityFailed(f"no pod in {pod['namespace']} matching {pod['selector']!r} runs on a node, "
+                             "so no node to change")
     return pods[0][1]
 
 

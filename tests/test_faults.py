@@ -305,6 +305,34 @@ def test_node_changes_are_restored_exactly(tmp_path: Path, cluster: tuple[Path, 
     assert node_state(dynamic, "chaositbench-worker3") == before
 
 
+def _bare_pod(name: str, node: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": "picked"}},
+            "spec": {"nodeName": node, "containers": [{"name": "app", "image": "registry.example/app:1"}]}}
+
+
+def test_a_node_selected_by_pod_is_one_running_it_not_one_it_was_evicted_from(
+        tmp_path: Path, cluster: tuple[Path, DynamicClient], configuration: dict[str, Any]) -> None:
+    """An evicted pod stays listed (Failed, reason Evicted) with its old nodeName: the node running the
+    selected pods is where the live one runs, even when the evicted one comes first by name."""
+    dynamic = cluster[1]
+    core = client.CoreV1Api(dynamic.client)
+    core.create_namespace({"metadata": {"name": "node-select"}})
+    try:
+        core.create_namespaced_pod("node-select", _bare_pod("a-evicted", "chaositbench-worker"))
+        core.create_namespaced_pod("node-select", _bare_pod("b-running", "chaositbench-worker2"))
+        core.patch_namespaced_pod_status("a-evicted", "node-select", {"status": {
+            "phase": "Failed", "reason": "Evicted", "message": "The node was low on resource: memory. "}})
+        entry = yaml.safe_load((DEFAULT_DIR / "memory-pressure.yaml").read_text())
+        entry["id"] = "node-of-pod"
+        entry["changes"] = [{"node": {"select": {"pod": {"namespace": "node-select", "selector": "app=picked"}},
+                                      "annotations": {"example.com/picked": "yes"}}}]
+        configuration["chaositbench_actions_dir"] = str(_catalog_with(tmp_path, "node-of-pod", yaml.safe_dump(entry)))
+        record = actions.inject_fault("node-of-pod", configuration)
+        assert [c["name"] for c in record["changes"]] == ["chaositbench-worker2"]
+    finally:
+        core.delete_namespace("node-select")
+
+
 @pytest.mark.parametrize("fault", ["no-fault-noisy", "wrong-env-distractor"])
 def test_distractors_are_created_marked_shown_and_rolled_back_with_their_pods(
         fault: str, cluster: tuple[Path, DynamicClient], configuration: dict[str, Any]) -> None:

@@ -61,8 +61,10 @@ It knows nothing of the scenario: everything comes from its tools in the inciden
    - a node under pressure that evicted pods of the allowed namespaces, its cause not visible → cordon
      it → ``node-pressure``;
    - an impact it cannot explain (or fix) → it escalates, naming what it saw.
-4. **Verify**: wait, within the deadline, until the node pressure relieved is reported gone and the
-   affected workloads are available again, in the API and then in Prometheus (kube-state-metrics).
+4. **Verify**: wait, within the deadline, until the node pressure relieved is gone (with a Prometheus,
+   the node's usage back within the kubelet's eviction threshold, as cAdvisor shows it; else the
+   condition, which lags by the pressure-transition period) and the affected workloads are available
+   again, in the API and then in Prometheus (kube-state-metrics).
 5. **Submit** the diagnosis.
 """
 
@@ -103,9 +105,13 @@ MONITORING_LAG_S = 15.0  # how long the monitoring may take to see what the API 
 MONITORING_POLL_S = 0.5
 #: how many of a container's last log lines the survey reads
 LOG_TAIL = 50
-# a node's root filesystem still above the kubelet's nodefs.available<10% eviction threshold (cAdvisor)
-DISK_FULL = {"DiskPressure": 'max(container_fs_usage_bytes{{id="/",node="{node}"}})'
-                             ' / max(container_fs_limit_bytes{{id="/",node="{node}"}}) > 0.9'}
+# a node whose usage (cAdvisor, root cgroup) still crosses the kubelet's hard eviction threshold behind a
+# pressure condition: nodefs.available<10%, memory.available<100Mi (capacity minus the working set)
+THRESHOLD_MET = {"DiskPressure": 'max(container_fs_usage_bytes{{id="/",node="{node}"}})'
+                                 ' / max(container_fs_limit_bytes{{id="/",node="{node}"}}) > 0.9',
+                 "MemoryPressure": 'max(kube_node_status_capacity{{node="{node}",resource="memory"}})'
+                                   ' - max(container_memory_working_set_bytes{{id="/",node="{node}"}})'
+                                   ' < 100 * 1024 * 1024'}
 # kube-state-metrics series of a workload's (available or ready, desired) replicas
 KSM_REPLICAS = {"Deployment": ("kube_deployment_status_replicas_available", "kube_deployment_spec_replicas"),
                 "StatefulSet": ("kube_statefulset_status_replicas_ready", "kube_statefulset_replicas")}
@@ -501,11 +507,13 @@ class ReferenceAgent:
     def _verify(self, tools: Tools, finding: Finding, deadline: float) -> bool:
         """Within the deadline: ``kubectl wait`` until each relieved node condition is False and
         ``kubectl rollout status`` of every awaited workload, then the same seen by the monitoring
-        (when there is a Prometheus); whether all completed. With a Prometheus, a relieved disk is
-        judged by the node's filesystem usage, not by the condition, which the kubelet keeps for its
-        pressure-transition period (5 minutes) after the disk is freed."""
+        (when there is a Prometheus); whether all completed. With a Prometheus, a relieved node is
+        judged by its disk or memory usage against the kubelet's eviction threshold, not by the
+        condition, which the kubelet keeps for its pressure-transition period (5 minutes) after the
+        resource is freed."""
         checks = [("wait", f"--for=condition={condition}=False", f"node/{node}")
-                  for node, condition in finding.relieved if not (tools.prometheus_url and condition in DISK_FULL)]
+                  for node, condition in finding.relieved
+                  if not (tools.prometheus_url and condition in THRESHOLD_MET)]
         checks += [("rollout", "status", f"{kind.lower()}/{name}", "-n", namespace)
                    for kind, namespace, name in finding.awaited]
         recovered = True
@@ -520,7 +528,7 @@ class ReferenceAgent:
 
     def _monitoring_agrees(self, tools: Tools, finding: Finding, until: float) -> bool:
         """Poll kube-state-metrics in Prometheus (it lags the API by a scrape) until it shows the recovery."""
-        queries = [DISK_FULL[condition].format(node=node) if condition in DISK_FULL else
+        queries = [THRESHOLD_MET[condition].format(node=node) if condition in THRESHOLD_MET else
                    f'kube_node_status_condition{{node="{node}",condition="{condition}",status="true"}} > 0'
                    for node, condition in finding.relieved]
         for kind, namespace, name in finding.awaited:
