@@ -1,7 +1,7 @@
 """Built-in symptom checks: does the cluster show that a fault is active?
 
 A catalog entry's ``symptom`` names one check (see ``actions/README.md``):
-``pods-not-ready`` (some selected pod is not Ready), ``container-reason`` (some selected pod's
+``pods-not-ready`` (some selected live pod is not Ready, or none is live), ``container-reason`` (some selected pod's
 container, init containers included, is or was last in state ``reason``, e.g. OOMKilled or
 CrashLoopBackOff), ``node-condition`` (the selected node has condition ``type`` with ``status``),
 ``event`` (an event of the namespace has ``reason`` and, if given, ``message`` in its text: what the
@@ -15,7 +15,7 @@ from typing import Any
 
 from kubernetes import client
 
-from .faults import node_for
+from .faults import TERMINAL_PHASES, node_for
 
 
 def _pod_ready(pod: Any) -> bool:
@@ -51,6 +51,7 @@ def symptom_visible(api: client.ApiClient, symptom: dict[str, Any], node: str | 
         events = core.list_namespaced_event(symptom["namespace"], field_selector=f"reason={symptom['reason']}").items
         return any(symptom.get("message", "") in (e.message or "") for e in events)
     pods = core.list_namespaced_pod(symptom["namespace"], label_selector=symptom["selector"]).items
-    if symptom["check"] == "pods-not-ready":
-        return not pods or any(not _pod_ready(p) for p in pods)
+    if symptom["check"] == "pods-not-ready":  # a terminated pod (an evicted one stays listed) serves nothing
+        live = [p for p in pods if p.status.phase not in TERMINAL_PHASES]
+        return not live or any(not _pod_ready(p) for p in live)
     return any(symptom["reason"] in _container_reasons(p) for p in pods)

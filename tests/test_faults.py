@@ -22,7 +22,9 @@ from chaositbench import actions, discover
 from chaositbench.catalog import DEFAULT_DIR, load_fault
 from chaositbench.faults import DECLARED_KINDS, normalized, read_record
 from chaositbench.fault_probes import fault_symptom_visible
+from chaositbench.symptoms import symptom_visible
 from chaositbench.sim.server import SimServer
+from polling import eventually
 
 CHART = Path(__file__).resolve().parent.parent / "helm" / "chaositbench-demo"
 NAMESPACES = ("shop", "payments", "data")
@@ -331,6 +333,22 @@ def test_a_node_selected_by_pod_is_one_running_it_not_one_it_was_evicted_from(
         assert [c["name"] for c in record["changes"]] == ["chaositbench-worker2"]
     finally:
         core.delete_namespace("node-select")
+
+
+def test_an_evicted_pod_does_not_show_as_not_ready(cluster: tuple[Path, DynamicClient]) -> None:
+    """``pods-not-ready`` judges the live pods: an evicted one (Failed) stays listed but serves nothing."""
+    core = client.CoreV1Api(cluster[1].client)
+    symptom = {"check": "pods-not-ready", "namespace": "shop", "selector": "app.kubernetes.io/name=inventory"}
+    eventually(lambda: not symptom_visible(cluster[1].client, symptom), "the inventory pods to be Ready")
+    evicted = {**_bare_pod("inventory-evicted", "chaositbench-worker"), "metadata": {
+        "name": "inventory-evicted", "labels": {"app.kubernetes.io/name": "inventory"}}}
+    core.create_namespaced_pod("shop", evicted)
+    try:
+        core.patch_namespaced_pod_status("inventory-evicted", "shop", {"status": {
+            "phase": "Failed", "reason": "Evicted", "message": "The node was low on resource: memory. "}})
+        assert symptom_visible(cluster[1].client, symptom) is False
+    finally:
+        core.delete_namespaced_pod("inventory-evicted", "shop")
 
 
 @pytest.mark.parametrize("fault", ["no-fault-noisy", "wrong-env-distractor"])
