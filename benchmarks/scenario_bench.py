@@ -34,6 +34,10 @@ from typing import Any, Iterator
 
 import yaml
 
+from chaositbench.blast_radius import app_namespaces
+from chaositbench.control import wait_healthy
+from chaositbench.target import connect
+
 ROOT = Path(__file__).resolve().parent.parent
 CHAOS = str(Path(sys.executable).parent / "chaos")
 #: the environment of each setting (on top of the agent and the run's own paths)
@@ -65,6 +69,19 @@ class Run:
     phases: dict[str, float] = field(default_factory=dict)
     score: dict[str, Any] = field(default_factory=dict)
     error: str = ""
+    quiet_wait_s: float | None = None  # on a served cluster: the untimed wait for the last run to clear
+
+
+def wait_quiet(cluster: dict[str, str], setting: str) -> float:
+    """Wait until the served cluster of ``cluster`` (:func:`cluster_for`) is as a run's baseline wants it
+    (nodes, workloads, and the SLOs over the last minute, as ``chaositbench.control.wait_healthy``
+    judges them); the seconds it took."""
+    configuration = {key.lower(): value for key, value in {**SETTINGS[setting], **cluster}.items()}
+    started = time.monotonic()
+    problems = wait_healthy(connect(configuration), app_namespaces(configuration), configuration)
+    if problems:
+        raise RuntimeError(f"the served cluster did not become quiet: {'; '.join(problems)}")
+    return time.monotonic() - started
 
 
 def _at(stamp: str) -> float:
@@ -135,7 +152,8 @@ def cluster_for(setting: str) -> Iterator[dict[str, str]]:
 
 def run(experiment: Path, setting: str, agent: str, cluster: dict[str, str]) -> Run:
     """``chaos run`` of ``experiment`` with ``agent`` under ``setting`` on ``cluster`` (:func:`cluster_for`),
-    in a fresh temporary directory."""
+    in a fresh temporary directory; on a served cluster, once the previous run has cleared (untimed)."""
+    quiet_wait = wait_quiet(cluster, setting) if cluster else None
     with tempfile.TemporaryDirectory(prefix="chaositbench-bench-") as work:
         directory = Path(work)
         env = {key: value for key, value in os.environ.items() if key not in KNOBS}
@@ -146,9 +164,10 @@ def run(experiment: Path, setting: str, agent: str, cluster: dict[str, str]) -> 
             done = subprocess.run([CHAOS, "run", "--journal-path", str(directory / "journal.json"), str(experiment)],
                                   cwd=directory, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            return Run(experiment.stem, time.time() - launched, error=f"timed out after {RUN_TIMEOUT_S:.0f}s")
+            return Run(experiment.stem, time.time() - launched, error=f"timed out after {RUN_TIMEOUT_S:.0f}s",
+                       quiet_wait_s=quiet_wait)
         exited = time.time()
-        result = Run(experiment.stem, exited - launched)
+        result = Run(experiment.stem, exited - launched, quiet_wait_s=quiet_wait)
         try:
             result.score = json.loads((directory / "score.json").read_text())
             result.phases = phases(json.loads((directory / "journal.json").read_text()), launched, exited)
@@ -184,10 +203,11 @@ def one(args: argparse.Namespace) -> int:
     print(f"\n{args.scenario} with agent {args.agent}: median of {args.runs} run(s), seconds")
     header = f"  {'phase':<22}" + "".join(f"{name:>10}" for name in columns)
     print(header)
-    for phase in ("wall time", *PHASES):
+    for phase in ("wall time", *PHASES, "quiet wait (untimed)"):
         cells = []
         for results in columns.values():
-            values = [r.wall_s if phase == "wall time" else r.phases.get(phase) for r in results if not r.error]
+            values = [r.wall_s if phase == "wall time" else r.quiet_wait_s if phase.startswith("quiet")
+                      else r.phases.get(phase) for r in results if not r.error]
             values = [v for v in values if v is not None]
             cells.append(f"{statistics.median(values):>10.1f}" if values else f"{'-':>10}")
         print(f"  {phase:<22}" + "".join(cells))
@@ -217,17 +237,18 @@ def catalog(args: argparse.Namespace) -> int:
                 result = run(experiment, setting, args.agent, cluster)
                 resolved, score = _outcome(result)
                 failed = failed or bool(result.error)
-                baseline = result.phases.get("baseline")
+                baseline, quiet = result.phases.get("baseline"), result.quiet_wait_s
                 rows.append((experiment.stem, f"{result.wall_s:.1f}", "-" if baseline is None else f"{baseline:.1f}",
-                             resolved, score, result.error))
+                             resolved, score, "-" if quiet is None else f"{quiet:.1f}", result.error))
                 print(f"  {setting} {experiment.stem}: {result.wall_s:.1f} s, resolved {resolved}", flush=True)
         total = time.monotonic() - started
         print(f"\ncatalog with agent {args.agent}, setting {setting} "
               f"({', '.join(f'{k}={v}' for k, v in SETTINGS[setting].items()) or 'no configuration'})")
         width = max(len(row[0]) for row in rows)
-        print(f"  {'scenario':<{width}}  {'wall s':>7}  {'baseline s':>10}  {'resolved':>8}  {'score':>6}")
-        for name, wall, baseline, resolved, score, error in rows:
-            print(f"  {name:<{width}}  {wall:>7}  {baseline:>10}  {resolved:>8}  {score:>6}"
+        print(f"  {'scenario':<{width}}  {'wall s':>7}  {'baseline s':>10}  {'resolved':>8}  {'score':>6}"
+              f"  {'quiet wait s (untimed)':>22}")
+        for name, wall, baseline, resolved, score, quiet, error in rows:
+            print(f"  {name:<{width}}  {wall:>7}  {baseline:>10}  {resolved:>8}  {score:>6}  {quiet:>22}"
                   + (f"  {error}" if error else ""))
         print(f"  {len(rows)} scenarios in {total:.0f} s ({sum(r[3] == 'yes' for r in rows)} resolved)")
     return 1 if failed else 0

@@ -39,8 +39,9 @@ from .blast_radius import SERVICE_SLO, app_namespaces, blast_radius, fault_scope
 from .catalog import load_fault
 from .experiment import fault_of
 from .faults import read_record, restore, run_dir
-from .probes import (BASELINE_FILE, catalog_entry, failed_root_cause_checks, poll, query, settle_seconds,
-                     slo_values, slo_window, slo_window_seconds, unhealthy_workloads, within, workload_state)
+from .probes import (BASELINE_FILE, catalog_entry, failed_root_cause_checks, poll, query, quiet_window, settle_seconds,
+                     slo_values, slo_window, slo_window_seconds, unhealthy_nodes, unhealthy_workloads, within,
+                     workload_state)
 from .scoring import Command, RunFacts, score
 
 __all__ = ["before_experiment_control", "before_activity_control", "after_activity_control", "before_rollback_control",
@@ -52,26 +53,44 @@ SCORE_FILE = "chaositbench-score.json"
 SCORE_PATH_ENV = "CHAOSITBENCH_SCORE_PATH"
 EXTENSION = "chaositbench"
 DEFAULT_READY_TIMEOUT_S = 120.0
+#: the SLOs a baseline waits for: every service's success rate and the edge's latency
+BASELINE_SLOS = (SERVICE_SLO, "edge-latency-p95")
+
 _run: dict[str, Any] = {}
 
 
-def _wait_healthy(target: targets.Target, namespaces: list[str], configuration: Configuration | None) -> list[str]:
-    """Wait until every workload of ``namespaces`` is available and every service meets its SLO.
+def wait_healthy(target: targets.Target, namespaces: list[str], configuration: Configuration | None) -> list[str]:
+    """Wait until every node is Ready without pressure, every workload of ``namespaces`` is available and
+    every service meets its success-rate SLO, and the edge its latency SLO, over the SLO window and over
+    the quiet window (:func:`~.probes.quiet_window`; a cluster reused after a run may still be recovering
+    from it, and its errors would still show in the windows agents and alert rules use).
 
     Returns what is still unhealthy at the time-out (configuration ``chaositbench_ready_timeout_s``).
     """
     timeout = float((configuration or {}).get("chaositbench_ready_timeout_s") or DEFAULT_READY_TIMEOUT_S)
-    bounds = catalog_entry("slo", SERVICE_SLO, configuration)
     problems: list[str] = []
     with target.api_client() as api:
         def healthy() -> bool:
-            problems[:] = unhealthy_workloads(workload_state(api, namespaces), None)
+            problems[:] = unhealthy_nodes(api) + unhealthy_workloads(workload_state(api, namespaces), None)
             if not problems and target.prometheus_url:
-                values = slo_values(SERVICE_SLO, configuration, target)
-                problems[:] = [f"{service} success rate {value}" for service, value in values.items()
-                               if not within(value, bounds)] or ([] if values else ["no traffic in Prometheus yet"])
+                problems[:] = _slo_problems(target, configuration)
             return not problems
         poll(healthy, timeout)
+    return problems
+
+
+def _slo_problems(target: targets.Target, configuration: Configuration | None) -> list[str]:
+    """The services out of their SLOs over the SLO window or the quiet window."""
+    problems = []
+    for window in dict.fromkeys((slo_window(configuration), quiet_window(configuration))):
+        windowed = {**(configuration or {}), "chaositbench_slo_window": window}
+        for probe in BASELINE_SLOS:
+            bounds = catalog_entry("slo", probe, configuration)
+            values = slo_values(probe, windowed, target)
+            if not values:
+                return [f"no traffic in Prometheus yet ({probe})"]
+            problems += [f"{service or probe} at {value:.3g} over {window}" for service, value in values.items()
+                         if not within(value, bounds)]
     return problems
 
 
@@ -94,6 +113,7 @@ def before_experiment_control(context: Experiment, configuration: Configuration 
         _run["no_fault"] = load_fault(fault, configuration).no_fault
         agent_argv(choose_agent(None, configuration))
         slo_window(configuration)  # so is a malformed setting
+        quiet_window(configuration)
         settle_seconds(configuration)
         target = targets.connect(configuration, directory)
         _run["target"] = target  # released after the experiment whatever happens next
@@ -104,7 +124,7 @@ def before_experiment_control(context: Experiment, configuration: Configuration 
         raise InterruptExecution(f"chaositbench: {exc}") from exc
     namespaces = app_namespaces(configuration)
     _run["namespaces"] = namespaces
-    problems = _wait_healthy(target, namespaces, configuration)
+    problems = wait_healthy(target, namespaces, configuration)
     if problems:
         logger.warning("chaositbench: the app is not healthy before the fault: %s", "; ".join(problems))
     baseline = snapshot(target, namespaces, configuration)

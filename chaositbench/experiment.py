@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .catalog import Fault
-from .probes import AUTO_SLO_WINDOW
+from .probes import AUTO_SLO_WINDOW, QUIET_WINDOW
 
 #: the experiment's configuration: each key read from its environment variable, with a default
 CONFIGURATION: dict[str, tuple[str, str]] = {
@@ -21,6 +21,7 @@ CONFIGURATION: dict[str, tuple[str, str]] = {
     "chaositbench_agent": ("CHAOSITBENCH_AGENT", "reference"),
     "chaositbench_settle_s": ("CHAOSITBENCH_SETTLE_S", "60"),
     "chaositbench_slo_window": ("CHAOSITBENCH_SLO_WINDOW", AUTO_SLO_WINDOW),
+    "chaositbench_quiet_window": ("CHAOSITBENCH_QUIET_WINDOW", QUIET_WINDOW),
 }
 #: the steady state: (probe name, function of chaositbench.probes, catalog entry)
 STEADY_STATE = (("workloads-healthy", "workloads_healthy", "demo-app"),

@@ -44,6 +44,7 @@ SLO_WINDOW_PLACEHOLDER = "$slo_window"
 #: the configured SLO window that means: :data:`SLO_WINDOW_S`, scaled with an embedded cluster's clock
 AUTO_SLO_WINDOW = "auto"
 SLO_WINDOW_S = 15.0
+QUIET_WINDOW = "1m"
 #: the fewest scrapes an automatic SLO window holds (a rate needs two; four smooth a lost one out)
 MIN_SLO_WINDOW_SCRAPES = 4
 _DURATION = re.compile(r"(?:[0-9]+(?:ms|s|m|h|d|w|y))+")
@@ -121,6 +122,18 @@ def slo_window(configuration: Configuration | None = None) -> str:
     return value
 
 
+def quiet_window(configuration: Configuration | None = None) -> str:
+    """How far back a baseline wants the SLOs met (a PromQL duration): ``chaositbench_quiet_window``, else
+    ``CHAOSITBENCH_QUIET_WINDOW``, else :data:`QUIET_WINDOW`: the rate window agents and alert rules commonly
+    use, so that a previous incident on a reused cluster has cleared from what the next agent sees."""
+    value = str((configuration or {}).get("chaositbench_quiet_window") or os.environ.get("CHAOSITBENCH_QUIET_WINDOW")
+                or QUIET_WINDOW)
+    if not _DURATION.fullmatch(value):
+        raise ActivityFailed(f"quiet window {value!r} (chaositbench_quiet_window / CHAOSITBENCH_QUIET_WINDOW) is "
+                             "not a Prometheus duration such as 1m, 15s or 1m30s")
+    return value
+
+
 def settle_seconds(configuration: Configuration | None = None) -> float:
     """How long the steady-state probes and the root-cause check may wait for a fix to show: configuration
     ``chaositbench_settle_s`` (0 when unset); ActivityFailed when it is not a number of seconds."""
@@ -195,6 +208,26 @@ def workload_state(api: client.ApiClient, namespaces: list[str]) -> dict[str, di
         state[f"{kind} {namespace}/{obj['metadata']['name']}"] = {"replicas": int(obj["spec"].get("replicas") or 0),
                                                                  "available": int(available or 0)}
     return state
+
+
+def unhealthy_nodes(api: client.ApiClient) -> list[str]:
+    """Why each unhealthy node is unhealthy: not Ready, or a pressure condition (``MemoryPressure``,
+    ``DiskPressure``, ``PIDPressure``) True — which the kubelet keeps for its pressure-transition
+    period after the cause is gone. Nodes this identity may not list are not judged."""
+    try:
+        nodes = client.CoreV1Api(api).list_node().items
+    except client.ApiException as exc:
+        if exc.status == 403:
+            return []
+        raise
+    problems = []
+    for node in nodes:
+        conditions = {c.type: c.status for c in node.status.conditions or []}
+        if conditions.get("Ready") != "True":
+            problems.append(f"node {node.metadata.name} is not Ready")
+        problems += [f"node {node.metadata.name} has {kind}" for kind, status in sorted(conditions.items())
+                     if kind.endswith("Pressure") and status == "True"]
+    return problems
 
 
 def unhealthy_workloads(state: dict[str, dict[str, int]], baseline: dict[str, dict[str, int]] | None) -> list[str]:

@@ -354,6 +354,7 @@ def test_a_baseline_that_misses_its_slo_is_an_invalid_run_not_a_score(tmp_path: 
     ("netpol", "command:", {}, "agent 'command:' needs a shell command after the colon"),
     ("netpol", "noop", {"CHAOSITBENCH_SLO_WINDOW": "3sec"}, "SLO window '3sec' (chaositbench_slo_window"),
     ("netpol", "noop", {"CHAOSITBENCH_SETTLE_S": "soon"}, "settle time 'soon' (chaositbench_settle_s"),
+    ("netpol", "noop", {"CHAOSITBENCH_QUIET_WINDOW": "a minute"}, "quiet window 'a minute' (chaositbench_quiet"),
     ("netpol", "noop", {"CHAOSITBENCH_SIM_TIME_SCALE": "0"}, "time scale '0' (chaositbench_sim_time_scale"),
     ("netpol", "noop", {"CHAOSITBENCH_CLUSTER": "k8s"}, "unknown cluster 'k8s' (CHAOSITBENCH_CLUSTER"),
 ])

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
@@ -66,6 +67,10 @@ class Settings:
     time_scale: str = os.environ.get("CHAOSITBENCH_TEST_TIME_SCALE", "0.1")
     #: the SLO rate window (with the fast clock a fix shows in the SLOs within about this)
     slo_window: str = os.environ.get("CHAOSITBENCH_SLO_WINDOW", "3s")
+    #: how far back a baseline wants the SLOs met: the rows' own window, so that a row does not wait for the
+    #: previous row's incident to leave the last minute (only a no-fault reference row would notice it, and
+    #: it runs first; test_a_baseline_after_an_incident_waits_for_it_to_clear checks the default)
+    quiet_window: str = os.environ.get("CHAOSITBENCH_QUIET_WINDOW", "3s")
     #: how long the steady state and root-cause checks may take to see a fix (polls end early when they do)
     settle_s: str = os.environ.get("CHAOSITBENCH_TEST_SETTLE_S", "30")
     #: the same for agents that must not resolve: noop changes nothing, and a hack is run again with the
@@ -159,7 +164,7 @@ def _env(cluster: Cluster, tmp_path: Path, agent: str, settle_s: str, **extra: s
     env.update({"CHAOSITBENCH_CLUSTER": "kubeconfig", "CHAOSITBENCH_CONTEXT": cluster.context,
                 "CHAOSITBENCH_KUBECONFIG": str(cluster.kubeconfig), "CHAOSITBENCH_PROMETHEUS_URL": cluster.prometheus_url,
                 "CHAOSITBENCH_SIM_TIME_SCALE": SETTINGS.time_scale, "CHAOSITBENCH_SLO_WINDOW": SETTINGS.slo_window,
-                "CHAOSITBENCH_SETTLE_S": settle_s,
+                "CHAOSITBENCH_QUIET_WINDOW": SETTINGS.quiet_window, "CHAOSITBENCH_SETTLE_S": settle_s,
                 "CHAOSITBENCH_RUN_DIR": str(tmp_path / "run"), "CHAOSITBENCH_SCORE_PATH": str(tmp_path / "score.json"),
                 "CHAOSITBENCH_AGENT": agent, "TMPDIR": str(tmp_path / "tmp"),
                 "CHEAT_RUN_RECORD": str(tmp_path / "run" / "faults.json"), **extra})
@@ -343,6 +348,26 @@ def test_a_command_agent_that_fixes_the_cause_is_resolved(cluster: Cluster, tmp_
     assert done.score["diagnosis"]["correct"] is True and done.score["criteria"]["blast_radius"] == 1.0
     assert done.score["commands"] == 2 and done.score["score"] > 90
     assert done.journal["steady_states"]["after"]["steady_state_met"] is True
+
+
+@pytest.mark.parametrize("cluster", [ROLLBACK_SCENARIO], indirect=True)
+def test_a_baseline_after_an_incident_waits_for_it_to_clear(cluster: Cluster, tmp_path: Path) -> None:
+    """On a reused cluster, the next run's baseline waits until the last minute of SLOs is clean (the default
+    quiet window), so an agent that looks back a minute does not take the previous incident for this one:
+    the reference then finds nothing broken in a no-fault scenario run right after an incident."""
+    incident, quiet = tmp_path / "incident", tmp_path / "quiet"
+    incident.mkdir(), quiet.mkdir()
+    resolved = run(cluster, incident, "reference", settle_s=SETTINGS.settle_s)
+    assert resolved.score["resolved"] is True, resolved.output
+    before = cluster.snapshot()
+    start = time.monotonic()
+    done = _finish(_start(cluster, quiet, "reference", SETTINGS.settle_s, ROOT / "experiments" / "no-fault-quiet.json",
+                          CHAOSITBENCH_QUIET_WINDOW="1m"), quiet, "no-fault-quiet after netpol", start)
+    assert_left_nothing(cluster, before, done.run_dir, quiet)
+    assert done.score["resolved"] is True and done.score["diagnosis"]["correct"] is True, done.output
+    first_probe = done.journal["steady_states"]["before"]["probes"][0]["start"]
+    waited = (datetime.fromisoformat(first_probe) - datetime.fromisoformat(done.journal["start"])).total_seconds()
+    assert waited > 10, f"the baseline did not wait for the incident to clear ({waited:.1f}s)"
 
 
 def _wait_for_file(path: Path, process: subprocess.Popen[str], timeout_s: float) -> None:
