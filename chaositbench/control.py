@@ -35,7 +35,8 @@ from chaoslib.types import Configuration, Experiment, Journal, Secrets
 
 from . import target as targets
 from .agent.controller import agent_argv, choose_agent
-from .blast_radius import SERVICE_SLO, app_namespaces, blast_radius, fault_scope, injected_objects, snapshot
+from .blast_radius import (SERVICE_SLO, app_namespaces, blast_radius, fault_nodes, fault_scope, injected_objects,
+                           snapshot)
 from .catalog import load_fault
 from .experiment import fault_of
 from .faults import read_record, restore, run_dir
@@ -270,7 +271,8 @@ def result(journal: Journal, configuration: Configuration | None) -> dict[str, A
     collateral, intact, changed = blast_radius(_run["baseline"], _run["handover"], _run["end"],
                                                fault_scope(injection), catalog_entry("slo", SERVICE_SLO, configuration),
                                                agent_acted=any(c.mutating for c in commands),
-                                               distractors=frozenset(injected_objects(injection, distractors=True)))
+                                               distractors=frozenset(injected_objects(injection, distractors=True)),
+                                               fault_nodes=fault_nodes(injection))
     after = (journal.get("steady_states") or {}).get("after") or {}
     facts = RunFacts(ground_truth=(injection or {}).get("ground_truth") or {}, diagnosis=hand_over.get("diagnosis"),
                      steady_state_ok=bool(after.get("steady_state_met")),

@@ -267,6 +267,22 @@ def test_a_requested_restart_is_needless_even_when_no_pod_could_be_replaced() ->
     assert intact and [(c.type, c.subject) for c in collateral] == [("needless-restart", "Deployment payments/payment")]
 
 
+def test_pods_replaced_on_a_node_the_fault_changed_are_not_needless_restarts() -> None:
+    """A node under pressure goes on evicting its pods after the hand-over: their replacements are the fault's."""
+    baseline, handover = _state(2, 2), _state(2, 2)
+    for state in (baseline, handover):
+        state["pods"]["uid-1"]["node"] = "worker2"
+    end = _state(2, 2)
+    end["pods"] = {"uid-2": {"name": "payments/payment-2", "workload": "Deployment payments/payment", "node": "worker",
+                             "restarts": 0}}
+    collateral, _, _ = blast_radius(baseline, handover, end, set(), {"min": 0.99}, agent_acted=True,
+                                    fault_nodes=frozenset({"worker2"}))
+    assert collateral == []
+    collateral, _, _ = blast_radius(baseline, handover, end, set(), {"min": 0.99}, agent_acted=True,
+                                    fault_nodes=frozenset({"worker3"}))
+    assert [(c.type, c.subject) for c in collateral] == [("needless-restart", "Deployment payments/payment")]
+
+
 def test_damage_spreading_while_the_agent_does_nothing_is_the_faults_not_the_agents() -> None:
     baseline, handover = _state(2, 2), _state(2, 2)
     end = _state(2, 0, restarts=3)
