@@ -101,6 +101,19 @@ def within(value: float, bounds: dict[str, Any]) -> bool:
     return ("min" not in bounds or value >= float(bounds["min"])) and ("max" not in bounds or value <= float(bounds["max"]))
 
 
+def _window_setting(configuration: Configuration | None, key: str, what: str, default: str,
+                    accepted: str = "") -> str:
+    """Configuration ``key``, else its upper-cased environment variable, else ``default``: a PromQL duration
+    (or ``accepted``, when given); ActivityFailed naming the setting otherwise."""
+    env = key.upper()
+    value = str((configuration or {}).get(key) or os.environ.get(env) or default)
+    if value != accepted and not _DURATION.fullmatch(value):
+        alternative = f"{accepted!r} or " if accepted else ""
+        raise ActivityFailed(f"{what} {value!r} ({key} / {env}) is not {alternative}a Prometheus duration such as "
+                             "15s, 3s or 1m30s")
+    return value
+
+
 def slo_window(configuration: Configuration | None = None) -> str:
     """The SLO rate window (a PromQL duration): ``chaositbench_slo_window``, else ``CHAOSITBENCH_SLO_WINDOW``,
     else ``auto``.
@@ -108,30 +121,21 @@ def slo_window(configuration: Configuration | None = None) -> str:
     ``auto`` is 15 s on a real cluster; on the embedded one it follows the cluster's clock, 15 s times its
     time scale, but never fewer than four of Prometheus's scrapes (2 s at time scale 0.1).
     """
-    value = str((configuration or {}).get("chaositbench_slo_window") or os.environ.get("CHAOSITBENCH_SLO_WINDOW")
-                or AUTO_SLO_WINDOW)
-    if value == AUTO_SLO_WINDOW:
-        scale = embedded_time_scale(configuration)
-        seconds = SLO_WINDOW_S if scale is None else max(SLO_WINDOW_S * scale,
-                                                          MIN_SLO_WINDOW_SCRAPES * scrape_interval_seconds(scale))
-        millis = round(seconds * 1000)
-        return f"{millis // 1000}s" if millis % 1000 == 0 else f"{millis}ms"
-    if not _DURATION.fullmatch(value):
-        raise ActivityFailed(f"SLO window {value!r} (chaositbench_slo_window / CHAOSITBENCH_SLO_WINDOW) is not "
-                             f"{AUTO_SLO_WINDOW!r} or a Prometheus duration such as 15s, 3s or 1m30s")
-    return value
+    value = _window_setting(configuration, "chaositbench_slo_window", "SLO window", AUTO_SLO_WINDOW, AUTO_SLO_WINDOW)
+    if value != AUTO_SLO_WINDOW:
+        return value
+    scale = embedded_time_scale(configuration)
+    seconds = SLO_WINDOW_S if scale is None else max(SLO_WINDOW_S * scale,
+                                                      MIN_SLO_WINDOW_SCRAPES * scrape_interval_seconds(scale))
+    millis = round(seconds * 1000)
+    return f"{millis // 1000}s" if millis % 1000 == 0 else f"{millis}ms"
 
 
 def quiet_window(configuration: Configuration | None = None) -> str:
     """How far back a baseline wants the SLOs met (a PromQL duration): ``chaositbench_quiet_window``, else
     ``CHAOSITBENCH_QUIET_WINDOW``, else :data:`QUIET_WINDOW`: the rate window agents and alert rules commonly
     use, so that a previous incident on a reused cluster has cleared from what the next agent sees."""
-    value = str((configuration or {}).get("chaositbench_quiet_window") or os.environ.get("CHAOSITBENCH_QUIET_WINDOW")
-                or QUIET_WINDOW)
-    if not _DURATION.fullmatch(value):
-        raise ActivityFailed(f"quiet window {value!r} (chaositbench_quiet_window / CHAOSITBENCH_QUIET_WINDOW) is "
-                             "not a Prometheus duration such as 1m, 15s or 1m30s")
-    return value
+    return _window_setting(configuration, "chaositbench_quiet_window", "quiet window", QUIET_WINDOW)
 
 
 def settle_seconds(configuration: Configuration | None = None) -> float:
